@@ -1,0 +1,1 @@
+"""Adapters layer: implementations of the kumocms ports (AWS and in-memory)."""

@@ -1,0 +1,752 @@
+"""Adapters layer: in-memory implementations of every port, for tests and local reasoning.
+
+They are working adapters, not mocks: the blob store keeps bytes, storage classes, multipart
+uploads and restores driven by the clock, checks presigned URLs when a simulated client uses
+them, and records the notifications S3 would send; the repositories enforce conditional writes
+and keep cursors opaque. Contract tests run the same assertions against these and the AWS
+adapters so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import hashlib
+import itertools
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
+
+import attrs
+from ulid import ULID
+
+from adapters.cursor import (
+    decode_document_cursor,
+    decode_user_cursor,
+    document_scope,
+    encode_cursor,
+)
+from kumocms.errors import (
+    AlreadyExistsError,
+    DependencyError,
+    DocumentNotFoundError,
+    LastAdminError,
+    UserNotFoundError,
+    ValidationError,
+    VersionConflictError,
+)
+from kumocms.events import DomainEvent
+from kumocms.ids import DocumentId, UserId
+from kumocms.jsonvalue import JsonObject, dumps_json, loads_json
+from kumocms.keys import ContentRef, content_key, sidecar_key
+from kumocms.model import (
+    ContentDeclaration,
+    Document,
+    StoredContent,
+    UploadMode,
+    restore_expiry,
+)
+from kumocms.ports import (
+    CompletedPart,
+    DocumentPage,
+    IdempotencyClaim,
+    ObjectInfo,
+    PartUrl,
+    Ports,
+    PresignedUrl,
+    RestoreOutcome,
+    RestoreStatus,
+    StoredResponse,
+    UploadTarget,
+    UserPage,
+)
+from kumocms.rules import normalize_metadata
+from kumocms.settings import Settings
+from kumocms.states import ArchiveState, RestoreTier, StorageClass
+from kumocms.usecases.ingest import (
+    ObjectCreated,
+    RestoreCompleted,
+    RestoreExpired,
+    RestoreInitiated,
+    StorageEvent,
+)
+from kumocms.users import API_KEY_PREFIX, User
+
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class ManualClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: datetime = EPOCH) -> None:
+        self._now = start
+
+    def now(self) -> datetime:
+        """The current (manual) time."""
+        return self._now
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move time forward and return the new time."""
+        self._now += delta
+        return self._now
+
+    def set(self, moment: datetime) -> None:
+        """Jump to `moment`."""
+        self._now = moment
+
+
+class SequentialIds:
+    """Deterministic ids: ULIDs on the clock's millisecond with a counter as randomness."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self._clock = clock
+        self._counter = itertools.count(1)
+
+    def _ulid(self) -> ULID:
+        millis = int(self._clock.now().timestamp() * 1000)
+        return ULID.from_bytes(millis.to_bytes(6, "big") + next(self._counter).to_bytes(10, "big"))
+
+    def document_id(self) -> DocumentId:
+        """A new document id, ordered after the previous one."""
+        return DocumentId.from_ulid(self._ulid())
+
+    def user_id(self) -> UserId:
+        """A new user id."""
+        return UserId.from_ulid(self._ulid())
+
+    def api_key(self) -> str:
+        """A reproducible key in the generated-key format."""
+        digest = hashlib.sha256(f"key-{next(self._counter)}".encode()).hexdigest()
+        return API_KEY_PREFIX + digest[:43]
+
+
+class RecordingEventBus:
+    """Keeps every published event in order."""
+
+    def __init__(self) -> None:
+        self.published: list[DomainEvent] = []
+
+    def publish(self, events: Sequence[DomainEvent]) -> None:
+        """Record the events."""
+        self.published.extend(events)
+
+    def names(self) -> list[str]:
+        """The published events' type names, in order."""
+        return [event.name for event in self.published]
+
+
+# ---- blob store ---------------------------------------------------------------------------
+
+
+@attrs.define
+class _Object:
+    data: bytes
+    content_type: str
+    sha256: str | None
+    storage_class: StorageClass = StorageClass.STANDARD
+    restore_ready_at: datetime | None = None
+    restore_expires_at: datetime | None = None
+    restore_days: int = 0
+    completion_announced: bool = False
+
+
+@attrs.define
+class _Multipart:
+    key: str
+    content_type: str
+    parts: dict[int, bytes] = attrs.field(factory=dict)
+
+
+class InMemoryBlobStore:
+    """A bucket in memory: revisions, sidecars, multipart uploads, Glacier and its events.
+
+    `restore_delay` is how long a simulated restore takes on the clock. `notifications()`
+    returns what S3 would have sent to EventBridge since the last call, in order.
+    """
+
+    scheme = "memory"
+
+    def __init__(
+        self,
+        clock: ManualClock,
+        *,
+        bucket: str = "kumocms-test",
+        restore_delay: timedelta = timedelta(hours=3),
+    ) -> None:
+        self._clock = clock
+        self.bucket = bucket
+        self.restore_delay = restore_delay
+        self.available = True
+        self.objects: dict[str, _Object] = {}
+        self._uploads: dict[str, _Multipart] = {}
+        self._events: list[StorageEvent] = []
+        self._sequencer = itertools.count(1)
+        self.requests: list[str] = []
+
+    # -- the port ----------------------------------------------------------------------
+
+    def store(self, ref: ContentRef, content: bytes, *, content_type: str, sha256: str) -> None:
+        """Store content given in a request."""
+        self._call("store")
+        if hashlib.sha256(content).hexdigest() != sha256:
+            raise ValidationError("content does not match its checksum", field="sha256")
+        self._put(content_key(ref), _Object(content, content_type, sha256))
+
+    def presign_upload(
+        self,
+        ref: ContentRef,
+        declared: ContentDeclaration,
+        *,
+        mode: UploadMode,
+        expires_in: timedelta,
+    ) -> UploadTarget:
+        """A fake but parseable PUT or POST target bound to size, type and checksum."""
+        expires_at = self._clock.now() + expires_in
+        key = content_key(ref)
+        if mode is UploadMode.PUT:
+            headers = {"Content-Type": declared.content_type}
+            if declared.sha256 is not None:
+                headers["x-amz-checksum-sha256"] = _b64_sha256(declared.sha256)
+            url = self._url(key, "PUT", expires_at, size=declared.size)
+            return UploadTarget(method="PUT", url=url, headers=headers, expires_at=expires_at)
+        fields = {
+            "key": key,
+            "Content-Type": declared.content_type,
+            "policy": json.dumps(
+                {
+                    "expiration": expires_at.isoformat(),
+                    "conditions": [
+                        {"bucket": self.bucket},
+                        {"key": key},
+                        {"Content-Type": declared.content_type},
+                        ["content-length-range", declared.size, declared.size],
+                    ],
+                }
+            ),
+        }
+        return UploadTarget(
+            method="POST",
+            url=f"{self.scheme}://{self.bucket}/",
+            fields=fields,
+            expires_at=expires_at,
+        )
+
+    def start_multipart(self, ref: ContentRef, *, content_type: str) -> str:
+        """Open a multipart upload."""
+        self._call("start_multipart")
+        upload_id = f"mpu-{next(self._sequencer)}"
+        self._uploads[upload_id] = _Multipart(content_key(ref), content_type)
+        return upload_id
+
+    def presign_parts(
+        self,
+        ref: ContentRef,
+        *,
+        upload_id: str,
+        part_numbers: Iterable[int],
+        expires_in: timedelta,
+    ) -> tuple[tuple[PartUrl, ...], datetime]:
+        """Fake part URLs."""
+        expires_at = self._clock.now() + expires_in
+        key = content_key(ref)
+        parts = tuple(
+            PartUrl(
+                part_number=n,
+                url=self._url(key, "PUT", expires_at, uploadId=upload_id, partNumber=str(n)),
+            )
+            for n in part_numbers
+        )
+        return parts, expires_at
+
+    def complete_multipart(
+        self, ref: ContentRef, *, upload_id: str, parts: Sequence[CompletedPart]
+    ) -> None:
+        """Assemble the parts (ETags must match what the parts returned)."""
+        self._call("complete_multipart")
+        upload = self._uploads.get(upload_id)
+        if upload is None or upload.key != content_key(ref):
+            raise ValidationError("the multipart upload does not exist", field="parts")
+        chunks = []
+        for part in parts:
+            data = upload.parts.get(part.part_number)
+            if data is None or _etag(data) != part.etag.strip('"'):
+                raise ValidationError(
+                    f"part {part.part_number} was not uploaded with that etag", field="parts"
+                )
+            chunks.append(data)
+        del self._uploads[upload_id]
+        self._put(upload.key, _Object(b"".join(chunks), upload.content_type, None))
+
+    def abort_upload(self, ref: ContentRef, *, upload_id: str | None) -> None:
+        """Drop the multipart upload and any object that arrived."""
+        self._call("abort_upload")
+        if upload_id is not None:
+            self._uploads.pop(upload_id, None)
+        self.objects.pop(content_key(ref), None)
+
+    def inspect(self, ref: ContentRef) -> ObjectInfo | None:
+        """What the bucket holds for `ref`."""
+        self._call("inspect")
+        obj = self.objects.get(content_key(ref))
+        if obj is None:
+            return None
+        self._expire_restore(obj)
+        content = StoredContent(
+            size=len(obj.data), sha256=obj.sha256, storage_class=obj.storage_class
+        )
+        restore = None
+        if obj.restore_ready_at is not None:
+            ongoing = obj.restore_ready_at > self._clock.now()
+            restore = RestoreStatus(
+                ongoing=ongoing, expires_at=None if ongoing else obj.restore_expires_at
+            )
+        return ObjectInfo(content=content, restore=restore)
+
+    def compute_sha256(self, ref: ContentRef) -> str:
+        """Hash the stored bytes."""
+        self._call("compute_sha256")
+        return hashlib.sha256(self._require(content_key(ref)).data).hexdigest()
+
+    def presign_download(
+        self, ref: ContentRef, *, file_name: str, content_type: str, expires_in: timedelta
+    ) -> PresignedUrl:
+        """A fake GET URL naming the file."""
+        expires_at = self._clock.now() + expires_in
+        url = self._url(
+            content_key(ref),
+            "GET",
+            expires_at,
+            **{
+                "response-content-type": content_type,
+                "response-content-disposition": f"attachment; filename*=UTF-8''{quote(file_name)}",
+            },
+        )
+        return PresignedUrl(url=url, expires_at=expires_at)
+
+    def archive(self, ref: ContentRef, storage_class: StorageClass) -> None:
+        """Copy the object onto itself in an archive class (nothing when already there)."""
+        self._call("archive")
+        key = content_key(ref)
+        obj = self._require(key)
+        if obj.storage_class is storage_class:
+            return
+        if obj.storage_class.is_archive:
+            raise DependencyError("an archived object cannot be copied before it is restored")
+        obj.storage_class = storage_class
+        obj.restore_ready_at = obj.restore_expires_at = None
+        self._announce(ObjectCreated, key, size=len(obj.data), is_copy=True)
+
+    def request_restore(self, ref: ContentRef, *, days: int, tier: RestoreTier) -> RestoreOutcome:
+        """Start a restore, report one in progress, or extend a restored copy."""
+        self._call("request_restore")
+        key = content_key(ref)
+        obj = self._require(key)
+        if not obj.storage_class.is_archive:
+            raise DependencyError("only archived objects can be restored")
+        tier.window(obj.storage_class)
+        self._expire_restore(obj)
+        now = self._clock.now()
+        if obj.restore_ready_at is not None:
+            if obj.restore_ready_at > now:
+                return RestoreOutcome.IN_PROGRESS
+            obj.restore_expires_at = restore_expiry(now, days)
+            return RestoreOutcome.ALREADY_RESTORED
+        obj.restore_ready_at = now + self.restore_delay
+        obj.restore_days = days
+        obj.completion_announced = False
+        self._announce(RestoreInitiated, key)
+        return RestoreOutcome.STARTED
+
+    def make_permanent(self, ref: ContentRef) -> None:
+        """Copy a restored object back to STANDARD."""
+        self._call("make_permanent")
+        key = content_key(ref)
+        obj = self._require(key)
+        if obj.storage_class is StorageClass.STANDARD:
+            return
+        if not self._readable(obj):
+            raise DependencyError("the object is not restored")
+        obj.storage_class = StorageClass.STANDARD
+        obj.restore_ready_at = obj.restore_expires_at = None
+        self._announce(ObjectCreated, key, size=len(obj.data), is_copy=True)
+
+    def delete(self, document_id: DocumentId, revisions: Iterable[int], *, sidecar: bool) -> None:
+        """Delete revisions and the sidecar; absent keys are fine."""
+        self._call("delete")
+        for revision in revisions:
+            self.objects.pop(content_key(ContentRef(document_id, revision)), None)
+        if sidecar:
+            self.objects.pop(sidecar_key(document_id), None)
+
+    def write_sidecar(self, document_id: DocumentId, metadata: JsonObject) -> None:
+        """Write `meta.json`."""
+        self._call("write_sidecar")
+        data = dumps_json(metadata).encode("utf-8")
+        self._put(sidecar_key(document_id), _Object(data, "application/json", None))
+
+    def read_sidecar(self, document_id: DocumentId) -> JsonObject | None:
+        """Read `meta.json`."""
+        self._call("read_sidecar")
+        obj = self.objects.get(sidecar_key(document_id))
+        return None if obj is None else normalize_metadata(loads_json(obj.data))
+
+    def check(self) -> None:
+        """Fails when the fake is marked unavailable."""
+        self._call("check")
+
+    # -- what a client (curl, a browser) does with the presigned targets -----------------
+
+    def client_upload(
+        self, target: UploadTarget, content: bytes, *, headers: dict[str, str] | None = None
+    ) -> None:
+        """Use a PUT or POST target like a client would; storage-side checks apply.
+
+        Raises:
+            PermissionError: the URL expired or a signed condition is not met.
+        """
+        if target.method == "PUT":
+            assert target.url is not None
+            self.client_put(target.url, content, headers=headers or dict(target.headers))
+            return
+        policy = json.loads(target.fields["policy"])
+        if datetime.fromisoformat(policy["expiration"]) <= self._clock.now():
+            raise PermissionError("policy expired")
+        low, high = next(c[1:] for c in policy["conditions"] if isinstance(c, list))
+        if not low <= len(content) <= high:
+            raise PermissionError("EntityTooSmall or EntityTooLarge")
+        key = target.fields["key"]
+        self._put(key, _Object(content, target.fields["Content-Type"], None))
+
+    def client_put(self, url: str, content: bytes, *, headers: dict[str, str]) -> str:
+        """PUT to a presigned URL (whole object or one part); returns the ETag.
+
+        Raises:
+            PermissionError: the URL expired, or size, type or checksum differ from the signed.
+        """
+        key, query = self._check_url(url, "PUT")
+        if "size" in query and int(query["size"]) != len(content):
+            raise PermissionError("SignatureDoesNotMatch: Content-Length differs")
+        if "partNumber" in query:
+            upload = self._uploads.get(query["uploadId"])
+            if upload is None:
+                raise PermissionError("NoSuchUpload")
+            upload.parts[int(query["partNumber"])] = content
+            return _etag(content)
+        lowered = {k.lower(): v for k, v in headers.items()}
+        checksum = lowered.get("x-amz-checksum-sha256")
+        sha256 = hashlib.sha256(content).hexdigest()
+        if checksum is not None and checksum != _b64_sha256(sha256):
+            raise PermissionError("BadDigest")
+        content_type = lowered.get("content-type", "binary/octet-stream")
+        self._put(key, _Object(content, content_type, sha256 if checksum else None))
+        return _etag(content)
+
+    def client_get(self, url: str) -> bytes:
+        """GET a presigned download URL.
+
+        Raises:
+            PermissionError: the URL expired or the object is archived and not restored.
+        """
+        key, _ = self._check_url(url, "GET")
+        obj = self._require(key)
+        if not self._readable(obj):
+            raise PermissionError("InvalidObjectState")
+        return obj.data
+
+    def notifications(self) -> list[StorageEvent]:
+        """Events S3 would have delivered since the last call (restores finish on the clock)."""
+        now = self._clock.now()
+        for key, obj in self.objects.items():
+            ready = obj.restore_ready_at
+            if ready is not None and ready <= now and not obj.completion_announced:
+                obj.restore_expires_at = obj.restore_expires_at or restore_expiry(
+                    ready, obj.restore_days
+                )
+                obj.completion_announced = True
+                self._events.append(
+                    RestoreCompleted(key=key, occurred_at=ready, expires_at=obj.restore_expires_at)
+                )
+            self._expire_restore(obj, key=key)
+        events, self._events = self._events, []
+        return events
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _call(self, name: str) -> None:
+        self.requests.append(name)
+        if not self.available:
+            raise DependencyError("storage is unavailable")
+
+    def _put(self, key: str, obj: _Object) -> None:
+        self.objects[key] = obj
+        self._announce(ObjectCreated, key, size=len(obj.data))
+
+    def _announce(self, kind: type[StorageEvent], key: str, **fields: object) -> None:
+        if kind is ObjectCreated:
+            fields["sequencer"] = f"{next(self._sequencer):016X}"
+        self._events.append(kind(key=key, occurred_at=self._clock.now(), **fields))  # type: ignore[arg-type]
+
+    def _require(self, key: str) -> _Object:
+        obj = self.objects.get(key)
+        if obj is None:
+            raise DependencyError("NoSuchKey")
+        return obj
+
+    def _readable(self, obj: _Object) -> bool:
+        if obj.storage_class is StorageClass.STANDARD:
+            return True
+        self._expire_restore(obj)
+        return obj.restore_ready_at is not None and obj.restore_ready_at <= self._clock.now()
+
+    def _expire_restore(self, obj: _Object, *, key: str | None = None) -> None:
+        expires = obj.restore_expires_at
+        if expires is not None and expires <= self._clock.now():
+            obj.restore_ready_at = obj.restore_expires_at = None
+            if key is not None:
+                self._events.append(RestoreExpired(key=key, occurred_at=expires))
+
+    def _url(self, key: str, method: str, expires_at: datetime, **params: object) -> str:
+        query = {"method": method, "expires": expires_at.isoformat(), **params}
+        return f"{self.scheme}://{self.bucket}/{key}?{urlencode(query)}"
+
+    def _check_url(self, url: str, method: str) -> tuple[str, dict[str, str]]:
+        parts = urlsplit(url)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if parts.scheme != self.scheme or query.get("method") != method:
+            raise PermissionError("SignatureDoesNotMatch")
+        if datetime.fromisoformat(query["expires"]) <= self._clock.now():
+            raise PermissionError("Request has expired")
+        return parts.path.lstrip("/"), query
+
+
+def _etag(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def _b64_sha256(hex_digest: str) -> str:
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode("ascii")
+
+
+# ---- repositories -------------------------------------------------------------------------
+
+
+class InMemoryDocumentRepository:
+    """Documents in a dict, with version-conditional writes and newest-first cursors."""
+
+    def __init__(self) -> None:
+        self._items: dict[DocumentId, Document] = {}
+        self._lock = threading.Lock()
+        self.available = True
+
+    def get(self, document_id: DocumentId) -> Document:
+        """The stored document."""
+        self._check()
+        document = self._items.get(document_id)
+        if document is None:
+            raise DocumentNotFoundError(f"document {document_id} not found")
+        return document
+
+    def add(self, document: Document) -> None:
+        """Store a new document."""
+        self._check()
+        with self._lock:
+            if document.id in self._items:
+                raise AlreadyExistsError(f"document {document.id} already exists")
+            self._items[document.id] = document
+
+    def save(self, document: Document, *, expected_version: int) -> None:
+        """Replace the document if it still has `expected_version`."""
+        self._check()
+        with self._lock:
+            self._expect(document.id, expected_version)
+            self._items[document.id] = document
+
+    def remove(self, document_id: DocumentId, *, expected_version: int) -> None:
+        """Delete the document if it still has `expected_version`."""
+        self._check()
+        with self._lock:
+            self._expect(document_id, expected_version)
+            del self._items[document_id]
+
+    def list(self, *, limit: int, cursor: str | None, state: ArchiveState | None) -> DocumentPage:
+        """Newest first."""
+        self._check()
+        scope = document_scope(state)
+        after = None if cursor is None else decode_document_cursor(cursor, scope=scope)
+        matching = sorted(
+            (
+                d
+                for d in self._items.values()
+                if (state is None or d.state is state) and (after is None or d.id < after)
+            ),
+            key=lambda d: d.id,
+            reverse=True,
+        )
+        page = tuple(matching[:limit])
+        more = len(matching) > limit
+        next_cursor = encode_cursor(page[-1].id, scope=scope) if more and page else None
+        return DocumentPage(items=page, next_cursor=next_cursor)
+
+    def find_expired_uploads(self, now: datetime, *, limit: int) -> builtins.list[Document]:
+        """Pending uploads past their deadline, oldest deadline first."""
+        self._check()
+        expired = [
+            d for d in self._items.values() if d.pending is not None and d.pending.expires_at <= now
+        ]
+        expired.sort(key=lambda d: (d.pending.expires_at if d.pending else now, d.id))
+        return expired[:limit]
+
+    def find_in_state(self, state: ArchiveState, *, limit: int) -> builtins.list[Document]:
+        """Documents in `state`."""
+        self._check()
+        return sorted((d for d in self._items.values() if d.state is state), key=lambda d: d.id)[
+            :limit
+        ]
+
+    def check(self) -> None:
+        """Fails when the fake is marked unavailable."""
+        self._check()
+
+    def _expect(self, document_id: DocumentId, expected_version: int) -> None:
+        current = self._items.get(document_id)
+        if current is None:
+            raise DocumentNotFoundError(f"document {document_id} not found")
+        if current.version != expected_version:
+            raise VersionConflictError(
+                "the document changed", expected=expected_version, actual=current.version
+            )
+
+    def _check(self) -> None:
+        if not self.available:
+            raise DependencyError("the document store is unavailable")
+
+
+class InMemoryUserRepository:
+    """Users by id and by key hash; refuses to lose the last enabled admin."""
+
+    def __init__(self) -> None:
+        self._users: dict[UserId, User] = {}
+        self._by_key: dict[str, UserId] = {}
+        self._lock = threading.Lock()
+
+    def get(self, user_id: UserId) -> User:
+        """The user."""
+        user = self._users.get(user_id)
+        if user is None:
+            raise UserNotFoundError(f"user {user_id} not found")
+        return user
+
+    def find_by_key_hash(self, key_hash: str) -> User | None:
+        """The user holding this key hash."""
+        user_id = self._by_key.get(key_hash)
+        return None if user_id is None else self._users.get(user_id)
+
+    def add(self, user: User) -> None:
+        """Store a new user."""
+        with self._lock:
+            if user.id in self._users or user.key_hash in self._by_key:
+                raise AlreadyExistsError("the user or key already exists")
+            self._users[user.id] = user
+            self._by_key[user.key_hash] = user.id
+
+    def save(self, user: User, *, previous: User) -> None:
+        """Replace `previous` with `user`."""
+        with self._lock:
+            self._expect(previous)
+            if previous.is_enabled_admin and not user.is_enabled_admin:
+                self._ensure_admin_left(user.id)
+            del self._by_key[previous.key_hash]
+            self._users[user.id] = user
+            self._by_key[user.key_hash] = user.id
+
+    def remove(self, user: User) -> None:
+        """Delete the user and its key."""
+        with self._lock:
+            self._expect(user)
+            if user.is_enabled_admin:
+                self._ensure_admin_left(user.id)
+            del self._users[user.id]
+            del self._by_key[user.key_hash]
+
+    def list(self, *, limit: int, cursor: str | None) -> UserPage:
+        """Users in id order."""
+        after = None if cursor is None else decode_user_cursor(cursor, scope="users")
+        ordered = sorted(
+            (u for u in self._users.values() if after is None or u.id > after), key=lambda u: u.id
+        )
+        page = tuple(ordered[:limit])
+        more = len(ordered) > limit
+        return UserPage(
+            items=page,
+            next_cursor=encode_cursor(page[-1].id, scope="users") if more and page else None,
+        )
+
+    def count_enabled_admins(self) -> int:
+        """Enabled admins."""
+        return sum(1 for u in self._users.values() if u.is_enabled_admin)
+
+    def _expect(self, user: User) -> None:
+        current = self._users.get(user.id)
+        if current is None:
+            raise UserNotFoundError(f"user {user.id} not found")
+        if current.version != user.version:
+            raise VersionConflictError(
+                "the user changed", expected=user.version, actual=current.version
+            )
+
+    def _ensure_admin_left(self, leaving: UserId) -> None:
+        others = sum(1 for u in self._users.values() if u.is_enabled_admin and u.id != leaving)
+        if others == 0:
+            raise LastAdminError("the last enabled admin cannot be disabled, demoted or deleted")
+
+
+class InMemoryIdempotencyStore:
+    """Idempotency records in a dict, expiring on the clock."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self._clock = clock
+        self._records: dict[str, tuple[StoredResponse | None, str, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def claim(
+        self, scope: str, *, fingerprint: str, expires_at: datetime
+    ) -> StoredResponse | IdempotencyClaim:
+        """Claim the scope or return what is there."""
+        with self._lock:
+            record = self._records.get(scope)
+            if record is not None and record[2] > self._clock.now():
+                response, stored_fingerprint, _ = record
+                if response is not None:
+                    return response
+                if stored_fingerprint != fingerprint:
+                    return IdempotencyClaim.REUSED
+                return IdempotencyClaim.IN_FLIGHT
+            self._records[scope] = (None, fingerprint, expires_at)
+            return IdempotencyClaim.CLAIMED
+
+    def complete(self, scope: str, response: StoredResponse, *, expires_at: datetime) -> None:
+        """Remember the response."""
+        with self._lock:
+            self._records[scope] = (response, response.fingerprint, expires_at)
+
+    def release(self, scope: str) -> None:
+        """Forget a claim."""
+        with self._lock:
+            self._records.pop(scope, None)
+
+
+def in_memory_ports(*, settings: Settings | None = None, clock: ManualClock | None = None) -> Ports:
+    """A complete set of in-memory ports on one manual clock."""
+    clock = clock or ManualClock()
+    return Ports(
+        blobs=InMemoryBlobStore(clock),
+        documents=InMemoryDocumentRepository(),
+        users=InMemoryUserRepository(),
+        events=RecordingEventBus(),
+        clock=clock,
+        ids=SequentialIds(clock),
+        idempotency=InMemoryIdempotencyStore(clock),
+        settings=settings or Settings(),
+    )

@@ -1,0 +1,35 @@
+"""Adapters layer: the real clock and random id generator used outside tests."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from ulid import ULID
+
+from kumocms.ids import DocumentId, UserId
+from kumocms.users import API_KEY_PREFIX
+
+
+class SystemClock:
+    """The wall clock, in UTC."""
+
+    def now(self) -> datetime:
+        """The current time."""
+        return datetime.now(UTC)
+
+
+class RandomIds:
+    """ULIDs from the system clock and randomness; API keys from `secrets`."""
+
+    def document_id(self) -> DocumentId:
+        """A new document id."""
+        return DocumentId.from_ulid(ULID())
+
+    def user_id(self) -> UserId:
+        """A new user id."""
+        return UserId.from_ulid(ULID())
+
+    def api_key(self) -> str:
+        """`kumo_` and 43 URL-safe characters (256 random bits)."""
+        return API_KEY_PREFIX + secrets.token_urlsafe(32)

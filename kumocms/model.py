@@ -1,0 +1,554 @@
+"""Domain layer: the Document aggregate; every change returns the new document and its events."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Self
+
+import attrs
+
+from kumocms import events as ev
+from kumocms.errors import ConflictError, InvalidMetadataError, InvalidRestoreRequestError
+from kumocms.ids import DocumentId, UserId
+from kumocms.jsonvalue import JsonObject, JsonValue
+from kumocms.rules import normalize_metadata
+from kumocms.states import Action, ArchiveState, RestoreTier, StorageClass, transition
+
+MIN_RESTORE_DAYS = 1
+MAX_RESTORE_DAYS = 365
+MAX_PARTS = 10_000
+MiB = 1024**2
+
+
+class UploadMode(enum.Enum):
+    """How content reaches storage."""
+
+    DIRECT = "direct"
+    """In the request body, stored by the service."""
+    PUT = "put"
+    """A presigned PUT of the whole object by the client."""
+    POST = "post"
+    """A presigned browser-style form POST of the whole object by the client."""
+    MULTIPART = "multipart"
+    """Presigned part uploads, then a completion request."""
+
+
+@attrs.frozen(kw_only=True)
+class ContentDeclaration:
+    """What the client says about content it is about to store."""
+
+    file_name: str
+    content_type: str
+    size: int
+    sha256: str | None = None
+
+    def mismatch(self, observed: StoredContent) -> str | None:
+        """Why the stored object is not what was declared, or None when it is."""
+        if observed.size != self.size:
+            return f"size is {observed.size} bytes, {self.size} were declared"
+        if self.sha256 is not None and observed.sha256 not in (None, self.sha256):
+            return "sha256 differs from the declared value"
+        return None
+
+
+@attrs.frozen(kw_only=True)
+class StoredContent:
+    """What the blob store reports about an object (sha256 is None when it cannot tell)."""
+
+    size: int
+    sha256: str | None = None
+    storage_class: StorageClass = StorageClass.STANDARD
+
+
+@attrs.frozen(kw_only=True)
+class PendingUpload:
+    """A content revision the client has been told to upload and that has not arrived."""
+
+    revision: int
+    declared: ContentDeclaration
+    mode: UploadMode
+    expires_at: datetime
+    multipart_id: str | None = None
+    part_size: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RestoreInfo:
+    """A Glacier restore: what was asked, when it was ready, when the copy expires."""
+
+    tier: RestoreTier
+    days: int
+    permanent: bool
+    requested_at: datetime
+    ready_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RestoreRequest:
+    """A validated restore request: 1 to 365 days, a tier valid for the storage class."""
+
+    days: int = 1
+    tier: RestoreTier = RestoreTier.STANDARD
+    permanent: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.days, bool) or not isinstance(self.days, int):
+            raise InvalidRestoreRequestError("days must be an integer", field="days")
+        if not MIN_RESTORE_DAYS <= self.days <= MAX_RESTORE_DAYS:
+            raise InvalidRestoreRequestError(
+                f"days must be from {MIN_RESTORE_DAYS} to {MAX_RESTORE_DAYS}", field="days"
+            )
+
+
+def plan_part_size(size: int, preferred: int) -> int:
+    """Part size for a multipart upload: the preferred size, grown to stay within 10,000 parts."""
+    needed = -(-size // MAX_PARTS)
+    if needed <= preferred:
+        return preferred
+    return -(-needed // MiB) * MiB
+
+
+def restore_expiry(ready_at: datetime, days: int) -> datetime:
+    """When S3 removes a restored copy: midnight UTC after `days` days (AWS rounds up)."""
+    end = ready_at + timedelta(days=days)
+    midnight = end.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight if midnight == end else midnight + timedelta(days=1)
+
+
+@attrs.frozen(kw_only=True)
+class Changed:
+    """The outcome of a change: the new document and what happened."""
+
+    document: Document
+    events: tuple[ev.DomainEvent, ...]
+
+
+@attrs.frozen(kw_only=True)
+class Document:
+    """A stored file, its user metadata and where its content is in the archive lifecycle.
+
+    `revision` is the content revision readers get (None until the first upload is confirmed);
+    `pending` is a revision being uploaded. A revision's object is never overwritten: a replace
+    uploads a new revision and the old one is deleted once the new one is confirmed.
+    """
+
+    id: DocumentId
+    file_name: str
+    content_type: str
+    size: int
+    sha256: str | None
+    metadata: JsonObject
+    state: ArchiveState
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+    storage_class: StorageClass = StorageClass.STANDARD
+    restore: RestoreInfo | None = None
+    revision: int | None = None
+    sequencer: str | None = None
+    pending: PendingUpload | None = None
+    stale_revision: int | None = None
+    """A revision whose object must be gone (deletes are repeated when its events recur)."""
+    owner: UserId | None = None
+
+    # ---- creation -------------------------------------------------------------------------
+
+    @classmethod
+    def upload_direct(
+        cls,
+        *,
+        document_id: DocumentId,
+        declared: ContentDeclaration,
+        sha256: str,
+        metadata: JsonObject,
+        now: datetime,
+        owner: UserId | None,
+    ) -> Changed:
+        """A document whose content was stored with the request: active at once."""
+        document = cls(
+            id=document_id,
+            file_name=declared.file_name,
+            content_type=declared.content_type,
+            size=declared.size,
+            sha256=sha256,
+            metadata=metadata,
+            state=ArchiveState.ACTIVE,
+            created_at=now,
+            updated_at=now,
+            revision=1,
+            owner=owner,
+        )
+        uploaded = ev.DocumentUploaded(
+            occurred_at=now, document_id=document_id, version=1, size=declared.size, sha256=sha256
+        )
+        return Changed(document=document, events=(uploaded,))
+
+    @classmethod
+    def begin_upload(
+        cls,
+        *,
+        document_id: DocumentId,
+        pending: PendingUpload,
+        metadata: JsonObject,
+        now: datetime,
+        owner: UserId | None,
+    ) -> Changed:
+        """A document whose content the client will upload itself: pending until confirmed."""
+        declared = pending.declared
+        document = cls(
+            id=document_id,
+            file_name=declared.file_name,
+            content_type=declared.content_type,
+            size=declared.size,
+            sha256=declared.sha256,
+            metadata=metadata,
+            state=ArchiveState.PENDING,
+            created_at=now,
+            updated_at=now,
+            pending=pending,
+            owner=owner,
+        )
+        started = ev.DocumentUploadStarted(
+            occurred_at=now,
+            document_id=document_id,
+            version=1,
+            size=declared.size,
+            mode=pending.mode.value,
+        )
+        return Changed(document=document, events=(started,))
+
+    # ---- queries --------------------------------------------------------------------------
+
+    def is_expired(self, now: datetime) -> bool:
+        """Whether this is a first upload that never arrived in time (it counts as deleted)."""
+        return (
+            self.state is ArchiveState.PENDING
+            and self.pending is not None
+            and self.pending.expires_at <= now
+        )
+
+    def is_readable(self, now: datetime) -> bool:
+        """Whether a download link can be given out now."""
+        if self.state is ArchiveState.ACTIVE:
+            return True
+        if self.state is ArchiveState.RESTORED and self.restore is not None:
+            return self.restore.expires_at is None or self.restore.expires_at > now
+        return False
+
+    def revision_role(self, revision: int) -> RevisionRole:
+        """How an object event for `revision` of this document is to be treated."""
+        if self.pending is not None and revision == self.pending.revision:
+            return RevisionRole.PENDING
+        if revision == self.revision:
+            return RevisionRole.CURRENT
+        if revision == self.stale_revision or revision <= self.version:
+            # Every revision number up to the current version has been handed out; one that
+            # is neither current nor pending belongs to replaced, rejected or abandoned content.
+            return RevisionRole.STALE
+        return RevisionRole.UNKNOWN
+
+    def next_revision(self) -> int:
+        """The revision number a new upload gets: the version the change will create."""
+        return self.version + 1
+
+    # ---- changes --------------------------------------------------------------------------
+
+    def confirm_upload(
+        self, *, observed: StoredContent, sequencer: str | None, now: datetime
+    ) -> Changed:
+        """The pending revision arrived: activate it, or reject it when it differs.
+
+        Raises:
+            IllegalTransitionError: nothing is pending.
+        """
+        pending = self.pending
+        if pending is None:
+            transition(self.state, Action.CONFIRM_UPLOAD)  # raises for any non-pending state
+            raise ConflictError("no upload is pending")  # pragma: no cover - PENDING has one
+        reason = pending.declared.mismatch(observed)
+        first = self.state is ArchiveState.PENDING
+        if reason is not None:
+            action = Action.REJECT_UPLOAD if first else Action.REJECT_REPLACE
+            document = self._evolve(action, now, pending=None, stale_revision=pending.revision)
+            rejected = ev.DocumentUploadRejected if first else ev.DocumentReplaceRejected
+            return _emit(document, rejected, now, reason=reason)
+        declared = pending.declared
+        sha256 = observed.sha256 or declared.sha256
+        document = self._evolve(
+            Action.CONFIRM_UPLOAD if first else Action.CONFIRM_REPLACE,
+            now,
+            file_name=declared.file_name,
+            content_type=declared.content_type,
+            size=observed.size,
+            sha256=sha256,
+            revision=pending.revision,
+            sequencer=sequencer,
+            storage_class=observed.storage_class,
+            pending=None,
+            stale_revision=self.revision,
+        )
+        event_type = ev.DocumentUploaded if first else ev.DocumentReplaced
+        return _emit(document, event_type, now, size=observed.size, sha256=sha256)
+
+    def record_rewrite(
+        self, *, observed: StoredContent, sequencer: str, now: datetime
+    ) -> Changed | None:
+        """A newer write landed on the current revision's key (a presigned URL used twice).
+
+        The object is the truth: its size and hash are recorded. Returns None when the event
+        is not newer than the confirmed one or the content is the same.
+        """
+        if self.state is not ArchiveState.ACTIVE or not is_newer_sequencer(
+            sequencer, self.sequencer
+        ):
+            return None
+        sha256 = observed.sha256 or self.sha256
+        if observed.size == self.size and sha256 == self.sha256:
+            return None
+        document = self._evolve(
+            Action.CONFIRM_REPLACE, now, size=observed.size, sha256=sha256, sequencer=sequencer
+        )
+        return _emit(document, ev.DocumentReplaced, now, size=observed.size, sha256=sha256)
+
+    def expire_upload(self, now: datetime) -> Changed:
+        """The first upload never arrived: the document goes away."""
+        transition(self.state, Action.EXPIRE_UPLOAD)
+        return _emit(self, ev.DocumentUploadExpired, now)
+
+    def abandon_replace(self, now: datetime) -> Changed:
+        """A pending replacement never arrived in time: forget it, keep the current content."""
+        if self.pending is None:
+            raise ConflictError("no replacement is pending")
+        document = self._evolve(
+            Action.REJECT_REPLACE, now, pending=None, stale_revision=self.pending.revision
+        )
+        return _emit(document, ev.DocumentReplaceRejected, now, reason="upload expired")
+
+    def update_metadata(self, patch: object, now: datetime) -> Changed | None:
+        """Apply an RFC 7396 merge patch to the user metadata; None when nothing changes.
+
+        Raises:
+            InvalidMetadataError: the patch is not an object or the result breaks the rules.
+            IllegalTransitionError: the document was rejected.
+        """
+        transition(self.state, Action.UPDATE_METADATA)
+        if not isinstance(patch, Mapping):
+            raise InvalidMetadataError("a metadata patch must be a JSON object", field="metadata")
+        merged = normalize_metadata(merge_patch(self.metadata, patch))
+        if merged == self.metadata:
+            return None
+        document = self._evolve(Action.UPDATE_METADATA, now, metadata=merged)
+        return _emit(document, ev.DocumentMetadataUpdated, now)
+
+    def replace_direct(
+        self,
+        *,
+        declared: ContentDeclaration,
+        sha256: str,
+        now: datetime,
+        metadata: JsonObject | None = None,
+    ) -> Changed:
+        """New content was stored with the request as revision `next_revision()`."""
+        transition(self.state, Action.REPLACE)
+        document = self._evolve(
+            Action.REPLACE,
+            now,
+            file_name=declared.file_name,
+            content_type=declared.content_type,
+            size=declared.size,
+            sha256=sha256,
+            revision=self.next_revision(),
+            sequencer=None,
+            storage_class=StorageClass.STANDARD,
+            pending=None,
+            stale_revision=self.revision,
+            metadata=self.metadata if metadata is None else metadata,
+        )
+        return _emit(document, ev.DocumentReplaced, now, size=declared.size, sha256=sha256)
+
+    def begin_replace(
+        self, pending: PendingUpload, now: datetime, *, metadata: JsonObject | None = None
+    ) -> Changed:
+        """The client will upload a new revision; the current one stays readable meanwhile.
+
+        A replacement still pending is superseded (its revision becomes stale).
+        """
+        transition(self.state, Action.REPLACE)
+        superseded = self.pending.revision if self.pending is not None else self.stale_revision
+        document = self._evolve(
+            Action.REPLACE,
+            now,
+            pending=pending,
+            stale_revision=superseded,
+            metadata=self.metadata if metadata is None else metadata,
+        )
+        return _emit(
+            document,
+            ev.DocumentReplaceStarted,
+            now,
+            size=pending.declared.size,
+            mode=pending.mode.value,
+        )
+
+    def archive(self, storage_class: StorageClass, now: datetime) -> Changed:
+        """The content moved to a Glacier class.
+
+        Raises:
+            IllegalTransitionError: not active.
+            ConflictError: a replacement upload is pending.
+        """
+        transition(self.state, Action.ARCHIVE)
+        if not storage_class.is_archive:
+            raise InvalidRestoreRequestError(
+                "storage_class must be GLACIER or DEEP_ARCHIVE", field="storage_class"
+            )
+        if self.pending is not None:
+            raise ConflictError("a replacement upload is pending; archive after it completes")
+        document = self._evolve(Action.ARCHIVE, now, storage_class=storage_class, restore=None)
+        return _emit(document, ev.DocumentArchived, now, storage_class=storage_class.value)
+
+    def check_restore(self, request: RestoreRequest) -> None:
+        """Validate a restore request against this document before touching storage.
+
+        Raises:
+            IllegalTransitionError: the document is not archived, restoring or restored.
+            InvalidRestoreRequestError: the tier does not exist for the storage class.
+        """
+        if self.state is not ArchiveState.RESTORED:
+            transition(self.state, Action.REQUEST_RESTORE)
+        request.tier.window(self.storage_class)
+
+    def request_restore(self, request: RestoreRequest, now: datetime) -> Changed | None:
+        """Glacier accepted a restore request (or one was already running).
+
+        Returns None when a restore with the same intent is already in progress.
+        """
+        self.check_restore(request)
+        if self.state is ArchiveState.RESTORED:
+            return self._extend_restore(request, now)
+        if self.state is ArchiveState.RESTORING and self.restore is not None:
+            if not request.permanent or self.restore.permanent:
+                return None
+            restore = attrs.evolve(self.restore, permanent=True)
+        else:
+            restore = RestoreInfo(
+                tier=request.tier,
+                days=request.days,
+                permanent=request.permanent,
+                requested_at=now,
+            )
+        document = self._evolve(Action.REQUEST_RESTORE, now, restore=restore)
+        return _emit(
+            document,
+            ev.DocumentRestoreRequested,
+            now,
+            tier=restore.tier.value,
+            days=restore.days,
+            permanent=restore.permanent,
+        )
+
+    def _extend_restore(self, request: RestoreRequest, now: datetime) -> Changed:
+        assert self.restore is not None
+        restore = attrs.evolve(
+            self.restore, days=request.days, expires_at=restore_expiry(now, request.days)
+        )
+        document = self._evolve(Action.EXTEND_RESTORE, now, restore=restore)
+        return _emit(document, ev.DocumentRestoreExtended, now, expires_at=restore.expires_at)
+
+    def complete_restore(self, *, expires_at: datetime | None, now: datetime) -> Changed | None:
+        """Glacier finished restoring; the copy is readable until `expires_at`.
+
+        A repeated completion changes nothing unless it carries a later expiry.
+        """
+        if self.state is ArchiveState.RESTORED and self.restore is not None:
+            current = self.restore.expires_at
+            if expires_at is None or (current is not None and expires_at <= current):
+                return None
+            restore = attrs.evolve(self.restore, expires_at=expires_at)
+            document = self._evolve(Action.EXTEND_RESTORE, now, restore=restore)
+            return _emit(document, ev.DocumentRestoreExtended, now, expires_at=expires_at)
+        transition(self.state, Action.COMPLETE_RESTORE)
+        previous = self.restore or RestoreInfo(
+            tier=RestoreTier.STANDARD, days=1, permanent=False, requested_at=now
+        )
+        restore = attrs.evolve(
+            previous,
+            ready_at=now,
+            expires_at=expires_at or restore_expiry(now, previous.days),
+        )
+        document = self._evolve(Action.COMPLETE_RESTORE, now, restore=restore)
+        return _emit(document, ev.DocumentRestored, now, expires_at=restore.expires_at)
+
+    def make_permanent(self, now: datetime) -> Changed:
+        """The restored copy was copied back to STANDARD: active again."""
+        transition(self.state, Action.MAKE_PERMANENT)
+        document = self._evolve(
+            Action.MAKE_PERMANENT, now, storage_class=StorageClass.STANDARD, restore=None
+        )
+        return _emit(document, ev.DocumentMadePermanent, now)
+
+    def expire_restore(self, *, expired_at: datetime, now: datetime) -> Changed | None:
+        """The restored copy expired. None for an expiry older than the current copy."""
+        if self.state is not ArchiveState.RESTORED or self.restore is None:
+            return None
+        ready_at = self.restore.ready_at
+        if ready_at is not None and expired_at < ready_at:
+            return None  # an old copy's expiry, delivered late
+        document = self._evolve(Action.EXPIRE_RESTORE, now, restore=None)
+        return _emit(document, ev.DocumentRestoreExpired, now)
+
+    def delete(self, now: datetime) -> Changed:
+        """The document and its content go away."""
+        transition(self.state, Action.DELETE)
+        return _emit(self, ev.DocumentDeleted, now)
+
+    # ---- helpers --------------------------------------------------------------------------
+
+    def _evolve(self, action: Action, now: datetime, **changes: Any) -> Self:
+        state = transition(self.state, action)
+        return attrs.evolve(self, state=state, version=self.version + 1, updated_at=now, **changes)
+
+
+def _emit(
+    document: Document, event_type: type[ev.DocumentEvent], now: datetime, **fields: Any
+) -> Changed:
+    event = event_type(occurred_at=now, document_id=document.id, version=document.version, **fields)
+    return Changed(document=document, events=(event,))
+
+
+class RevisionRole(enum.Enum):
+    """What an object event's revision means to its document."""
+
+    PENDING = "pending"
+    CURRENT = "current"
+    STALE = "stale"
+    UNKNOWN = "unknown"
+
+
+def is_newer_sequencer(candidate: str | None, current: str | None) -> bool:
+    """Whether S3 sequencer `candidate` orders after `current` for the same key.
+
+    Sequencers are hexadecimal strings of varying length; AWS says to compare them after
+    right-padding the shorter one with zeros. Equal sequencers are not newer; a missing one
+    never is.
+    """
+    if candidate is None or current is None:
+        return candidate is not None and current is None
+    width = max(len(candidate), len(current))
+    return candidate.upper().ljust(width, "0") > current.upper().ljust(width, "0")
+
+
+def merge_patch(target: JsonValue, patch: JsonValue) -> JsonValue:
+    """Apply an RFC 7396 JSON merge patch (a null member removes the key)."""
+    if not isinstance(patch, Mapping):
+        return patch
+    merged: dict[str, JsonValue] = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged

@@ -1,0 +1,376 @@
+"""Domain layer: the ports (Protocols) the use cases need, worded in domain language."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import attrs
+
+from kumocms.events import DomainEvent
+from kumocms.ids import DocumentId, UserId
+from kumocms.jsonvalue import JsonObject
+from kumocms.keys import ContentRef
+from kumocms.model import ContentDeclaration, Document, StoredContent, UploadMode
+from kumocms.settings import Settings
+from kumocms.states import ArchiveState, RestoreTier, StorageClass
+from kumocms.users import User
+
+# ---- value objects that cross the ports ---------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class PresignedUrl:
+    """A URL that works without credentials until `expires_at`."""
+
+    url: str
+    expires_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class PartUrl:
+    """Where to PUT one part of a multipart upload."""
+
+    part_number: int
+    url: str
+
+
+@attrs.frozen(kw_only=True)
+class UploadTarget:
+    """How the client uploads content itself: a PUT, a form POST, or presigned parts."""
+
+    method: str  # "PUT" | "POST" | "MULTIPART"
+    expires_at: datetime
+    url: str | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    fields: Mapping[str, str] = attrs.field(factory=dict)
+    part_size: int | None = None
+    parts: tuple[PartUrl, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class CompletedPart:
+    """A part the client uploaded, identified by the ETag storage returned for it."""
+
+    part_number: int
+    etag: str
+
+
+class RestoreOutcome(enum.Enum):
+    """What storage said to a restore request."""
+
+    STARTED = "started"
+    IN_PROGRESS = "in_progress"
+    ALREADY_RESTORED = "already_restored"
+
+
+@attrs.frozen(kw_only=True)
+class RestoreStatus:
+    """Storage's view of an archived object's restore."""
+
+    ongoing: bool
+    expires_at: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ObjectInfo:
+    """What storage knows about one object right now."""
+
+    content: StoredContent
+    restore: RestoreStatus | None = None
+
+
+@attrs.frozen(kw_only=True)
+class DocumentPage:
+    """One page of a listing, newest first, and the cursor of the next page."""
+
+    items: tuple[Document, ...]
+    next_cursor: str | None
+
+
+@attrs.frozen(kw_only=True)
+class UserPage:
+    """One page of users and the cursor of the next page."""
+
+    items: tuple[User, ...]
+    next_cursor: str | None
+
+
+@attrs.frozen(kw_only=True)
+class StoredResponse:
+    """A response remembered for an idempotency key, with the request fingerprint."""
+
+    fingerprint: str
+    status: int
+    body: str
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+
+class IdempotencyClaim(enum.Enum):
+    """Outcome of claiming an idempotency key that nobody has completed."""
+
+    CLAIMED = "claimed"
+    """The caller owns the scope now and must complete or release it."""
+    IN_FLIGHT = "in_flight"
+    """The same request is being processed by someone else."""
+    REUSED = "reused"
+    """A different request is being processed with the same key."""
+
+
+# ---- ports --------------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    """Tells the time (always timezone-aware UTC)."""
+
+    def now(self) -> datetime:
+        """The current time."""
+        ...
+
+
+class IdGenerator(Protocol):
+    """Makes new identifiers and secrets."""
+
+    def document_id(self) -> DocumentId:
+        """A new document id."""
+        ...
+
+    def user_id(self) -> UserId:
+        """A new user id."""
+        ...
+
+    def api_key(self) -> str:
+        """A new random API key (with the recognisable prefix)."""
+        ...
+
+
+class EventBus(Protocol):
+    """Publishes domain events for subscribers."""
+
+    def publish(self, events: Sequence[DomainEvent]) -> None:
+        """Publish all events or raise; never drops some silently."""
+        ...
+
+
+class BlobStore(Protocol):
+    """Stores content revisions and metadata sidecars, and hands out presigned URLs."""
+
+    def store(self, ref: ContentRef, content: bytes, *, content_type: str, sha256: str) -> None:
+        """Store content given in a request (storage verifies the checksum)."""
+        ...
+
+    def presign_upload(
+        self,
+        ref: ContentRef,
+        declared: ContentDeclaration,
+        *,
+        mode: UploadMode,
+        expires_in: timedelta,
+    ) -> UploadTarget:
+        """Instructions for the client to upload the whole object with a PUT or a form POST."""
+        ...
+
+    def start_multipart(self, ref: ContentRef, *, content_type: str) -> str:
+        """Open a multipart upload and return its id."""
+        ...
+
+    def presign_parts(
+        self,
+        ref: ContentRef,
+        *,
+        upload_id: str,
+        part_numbers: Sequence[int],
+        expires_in: timedelta,
+    ) -> tuple[tuple[PartUrl, ...], datetime]:
+        """Fresh URLs for parts of an open multipart upload, and when they expire."""
+        ...
+
+    def complete_multipart(
+        self, ref: ContentRef, *, upload_id: str, parts: Sequence[CompletedPart]
+    ) -> None:
+        """Assemble the uploaded parts into the object."""
+        ...
+
+    def abort_upload(self, ref: ContentRef, *, upload_id: str | None) -> None:
+        """Give up an upload: abort the multipart upload and delete the object if it arrived."""
+        ...
+
+    def inspect(self, ref: ContentRef) -> ObjectInfo | None:
+        """Size, checksum, storage class and restore status, or None when there is no object."""
+        ...
+
+    def compute_sha256(self, ref: ContentRef) -> str:
+        """Read the object and hash it (for content storage cannot vouch for)."""
+        ...
+
+    def presign_download(
+        self, ref: ContentRef, *, file_name: str, content_type: str, expires_in: timedelta
+    ) -> PresignedUrl:
+        """A download URL that names the file for the browser."""
+        ...
+
+    def archive(self, ref: ContentRef, storage_class: StorageClass) -> None:
+        """Move the content to a Glacier class in place (a no-op when it is already there)."""
+        ...
+
+    def request_restore(self, ref: ContentRef, *, days: int, tier: RestoreTier) -> RestoreOutcome:
+        """Ask Glacier for a temporary readable copy (or to keep an existing one longer)."""
+        ...
+
+    def make_permanent(self, ref: ContentRef) -> None:
+        """Copy a restored object back to STANDARD in place."""
+        ...
+
+    def delete(self, document_id: DocumentId, revisions: Iterable[int], *, sidecar: bool) -> None:
+        """Delete content revisions (and the sidecar) in one request; missing ones are fine."""
+        ...
+
+    def write_sidecar(self, document_id: DocumentId, metadata: JsonObject) -> None:
+        """Mirror the user metadata to the document's `meta.json`."""
+        ...
+
+    def read_sidecar(self, document_id: DocumentId) -> JsonObject | None:
+        """The mirrored metadata, or None when there is no sidecar."""
+        ...
+
+    def check(self) -> None:
+        """Raise DependencyError when storage is unreachable."""
+        ...
+
+
+class DocumentRepository(Protocol):
+    """The source of truth for documents; every write is conditional on the version read."""
+
+    def get(self, document_id: DocumentId) -> Document:
+        """The document.
+
+        Raises:
+            DocumentNotFoundError: no such document.
+        """
+        ...
+
+    def add(self, document: Document) -> None:
+        """Store a new document.
+
+        Raises:
+            AlreadyExistsError: the id is taken.
+        """
+        ...
+
+    def save(self, document: Document, *, expected_version: int) -> None:
+        """Replace the stored document if it still has `expected_version`.
+
+        Raises:
+            VersionConflictError: another write got there first.
+            DocumentNotFoundError: the document was deleted meanwhile.
+        """
+        ...
+
+    def remove(self, document_id: DocumentId, *, expected_version: int) -> None:
+        """Delete the document if it still has `expected_version`.
+
+        Raises:
+            VersionConflictError: another write got there first.
+            DocumentNotFoundError: already gone.
+        """
+        ...
+
+    def list(self, *, limit: int, cursor: str | None, state: ArchiveState | None) -> DocumentPage:
+        """Newest first; `cursor` comes from a previous page.
+
+        Raises:
+            InvalidCursorError: the cursor was not made by this repository.
+        """
+        ...
+
+    def find_expired_uploads(self, now: datetime, *, limit: int) -> Sequence[Document]:
+        """Documents whose pending upload's deadline has passed (oldest deadline first)."""
+        ...
+
+    def find_in_state(self, state: ArchiveState, *, limit: int) -> Sequence[Document]:
+        """Up to `limit` documents in `state` (for scheduled reconciliation)."""
+        ...
+
+    def check(self) -> None:
+        """Raise DependencyError when the store is unreachable."""
+        ...
+
+
+class UserRepository(Protocol):
+    """Users and their key hashes; keeps at least one enabled admin once there is one."""
+
+    def get(self, user_id: UserId) -> User:
+        """The user.
+
+        Raises:
+            UserNotFoundError: no such user.
+        """
+        ...
+
+    def find_by_key_hash(self, key_hash: str) -> User | None:
+        """The user whose current API key has this SHA-256, in one lookup."""
+        ...
+
+    def add(self, user: User) -> None:
+        """Store a new user."""
+        ...
+
+    def save(self, user: User, *, previous: User) -> None:
+        """Replace `previous` (same id and version as stored) with `user`.
+
+        Raises:
+            VersionConflictError: the user changed meanwhile.
+            LastAdminError: no enabled admin would remain.
+        """
+        ...
+
+    def remove(self, user: User) -> None:
+        """Delete the user (as read) and its key.
+
+        Raises:
+            VersionConflictError: the user changed meanwhile.
+            LastAdminError: no enabled admin would remain.
+        """
+        ...
+
+    def list(self, *, limit: int, cursor: str | None) -> UserPage:
+        """Users in id order."""
+        ...
+
+    def count_enabled_admins(self) -> int:
+        """How many enabled admins there are."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    """Remembers responses to requests made with an `Idempotency-Key` for a while."""
+
+    def claim(
+        self, scope: str, *, fingerprint: str, expires_at: datetime
+    ) -> StoredResponse | IdempotencyClaim:
+        """Claim `scope` for a new request, or return what an earlier request left there."""
+        ...
+
+    def complete(self, scope: str, response: StoredResponse, *, expires_at: datetime) -> None:
+        """Remember the response for a claimed scope."""
+        ...
+
+    def release(self, scope: str) -> None:
+        """Forget a claim whose request failed, so the client can try again."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class Ports:
+    """Everything the use cases need, assembled by a composition root."""
+
+    blobs: BlobStore
+    documents: DocumentRepository
+    users: UserRepository
+    events: EventBus
+    clock: Clock
+    ids: IdGenerator
+    idempotency: IdempotencyStore
+    settings: Settings = attrs.field(factory=Settings)

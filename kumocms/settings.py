@@ -1,0 +1,46 @@
+"""Domain layer: the tunable limits of KumoCMS as one pure, frozen value object."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import attrs
+
+MiB = 1024**2
+
+
+def _positive(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, timedelta):
+        ok = value > timedelta(0)
+    else:
+        ok = isinstance(value, int) and value > 0
+    if not ok:
+        raise ValueError(f"{attribute.name} must be positive")
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Limits and defaults the use cases apply; the edge builds this from its configuration."""
+
+    direct_upload_limit: int = attrs.field(default=4 * MiB, validator=_positive)
+    """Largest file accepted in the request body; larger files go through presigned uploads."""
+    multipart_threshold: int = attrs.field(default=100 * MiB, validator=_positive)
+    """Presigned uploads above this size are multipart."""
+    part_size: int = attrs.field(default=16 * MiB, validator=_positive)
+    """Preferred multipart part size (grown when a file would need more than 10,000 parts)."""
+    presign_ttl: timedelta = attrs.field(default=timedelta(hours=1), validator=_positive)
+    """Lifetime of every presigned URL."""
+    pending_upload_ttl: timedelta = attrs.field(default=timedelta(hours=24), validator=_positive)
+    """A presigned upload that has not arrived by then expires and its document is deleted."""
+    verify_sha256_limit: int = attrs.field(default=512 * MiB, validator=_positive)
+    """Largest upload whose SHA-256 is recomputed when storage cannot report it."""
+    default_restore_days: int = attrs.field(default=1, validator=_positive)
+    list_default_limit: int = attrs.field(default=50, validator=_positive)
+    list_max_limit: int = attrs.field(default=100, validator=_positive)
+    conflict_retries: int = attrs.field(default=5, validator=_positive)
+    """How many times an event or request re-reads a document after a version conflict."""
+    restore_poll_interval: timedelta | None = None
+    """Retry-After for a running restore; None derives it from the tier's window."""
+    restore_stuck_factor: int = attrs.field(default=2, validator=_positive)
+    """A restore is stuck when it takes this many times its tier's typical window."""

@@ -1,0 +1,115 @@
+"""Domain layer: helpers every document use case shares (loading, version checks, commits)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+from kumocms.errors import (
+    ConflictError,
+    DocumentNotFoundError,
+    PreconditionFailedError,
+    VersionConflictError,
+)
+from kumocms.ids import DocumentId
+from kumocms.keys import ContentRef
+from kumocms.model import Changed, Document
+from kumocms.ports import Ports, PresignedUrl, UploadTarget
+
+
+@attrs.frozen(kw_only=True)
+class DocumentView:
+    """A document as a caller sees it, with a download link when its content is readable."""
+
+    document: Document
+    download: PresignedUrl | None = None
+    upload: UploadTarget | None = None
+
+
+def load(ports: Ports, document_id: DocumentId) -> Document:
+    """The live document: an expired pending upload counts as deleted.
+
+    Raises:
+        DocumentNotFoundError: no such document, or its upload never arrived in time.
+    """
+    document = ports.documents.get(document_id)
+    if document.is_expired(ports.clock.now()):
+        raise DocumentNotFoundError(f"document {document_id} not found")
+    return document
+
+
+def find(ports: Ports, document_id: DocumentId) -> Document | None:
+    """The stored document or None (event processing never turns absence into an error)."""
+    try:
+        return ports.documents.get(document_id)
+    except DocumentNotFoundError:
+        return None
+
+
+def check_version(document: Document, if_match: int | None) -> None:
+    """Raise unless the client's `If-Match` version (when given) is the current one.
+
+    Raises:
+        PreconditionFailedError: the versions differ.
+    """
+    if if_match is not None and if_match != document.version:
+        raise PreconditionFailedError(
+            f"the document is at version {document.version}, not {if_match}",
+            current_version=document.version,
+        )
+
+
+def commit(ports: Ports, before: Document, changed: Changed) -> Document:
+    """Save a change conditionally on the version it was based on, then publish its events.
+
+    Raises:
+        VersionConflictError: the document changed since `before` was read.
+    """
+    ports.documents.save(changed.document, expected_version=before.version)
+    ports.events.publish(changed.events)
+    return changed.document
+
+
+def with_conflict_retries(
+    ports: Ports,
+    document_id: DocumentId,
+    attempt: Callable[[Document], Document],
+    *,
+    if_match: int | None = None,
+    loader: Callable[[Ports, DocumentId], Document] = load,
+) -> Document:
+    """Run `attempt` on a freshly read document, re-reading after a version conflict.
+
+    A client that sent `If-Match` asked for that exact version, so a conflict is a failed
+    precondition rather than a reason to retry. Retries are bounded by settings.
+
+    Raises:
+        PreconditionFailedError: `if_match` is not (or no longer) the current version.
+        ConflictError: the document kept changing for every retry.
+    """
+    for _ in range(ports.settings.conflict_retries):
+        document = loader(ports, document_id)
+        check_version(document, if_match)
+        try:
+            return attempt(document)
+        except VersionConflictError as conflict:
+            if if_match is not None:
+                current = conflict.actual if conflict.actual is not None else if_match + 1
+                raise PreconditionFailedError(
+                    "the document changed while the request was processed",
+                    current_version=current,
+                ) from conflict
+    raise ConflictError("the document kept changing; try again")
+
+
+def download_link(ports: Ports, document: Document) -> PresignedUrl | None:
+    """A presigned download URL when the content is readable now (no storage request)."""
+    if document.revision is None or not document.is_readable(ports.clock.now()):
+        return None
+    return ports.blobs.presign_download(
+        ContentRef(document.id, document.revision),
+        file_name=document.file_name,
+        content_type=document.content_type,
+        expires_in=ports.settings.presign_ttl,
+    )

@@ -1,0 +1,276 @@
+"""Domain layer: what storage events do to documents — confirm uploads, follow restores.
+
+Every handler is idempotent and order-safe: it re-reads the document, decides from the
+document's own state (and S3 sequencers for the same key), writes only when something changes,
+and retries (bounded) when another write got there first.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from datetime import datetime
+
+import attrs
+
+from kumocms.errors import ConflictError, VersionConflictError
+from kumocms.ids import DocumentId
+from kumocms.keys import ContentRef, SidecarRef, parse_key
+from kumocms.model import Changed, Document, RestoreRequest, RevisionRole, is_newer_sequencer
+from kumocms.ports import Ports
+from kumocms.states import ArchiveState
+from kumocms.usecases._shared import commit, find
+
+
+class Outcome(enum.Enum):
+    """What an event did."""
+
+    APPLIED = "applied"
+    """The document changed (its version went up)."""
+    UNCHANGED = "unchanged"
+    """The event was understood and nothing needed to change (duplicates, copies, sidecars)."""
+    CLEANED = "cleaned"
+    """A leftover object (a replaced, rejected or abandoned revision) was deleted."""
+    REPAIRED = "repaired"
+    """The metadata sidecar differed from the record and was rewritten."""
+    IGNORED = "ignored"
+    """The key is not one of ours, or its document does not exist."""
+
+
+@attrs.frozen(kw_only=True)
+class ObjectCreated:
+    """Storage says an object was written (`is_copy` for server-side copies)."""
+
+    key: str
+    occurred_at: datetime
+    size: int | None = None
+    sequencer: str | None = None
+    is_copy: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class RestoreInitiated:
+    """Storage says a restore of an object started."""
+
+    key: str
+    occurred_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class RestoreCompleted:
+    """Storage says a restored copy is readable until `expires_at`."""
+
+    key: str
+    occurred_at: datetime
+    expires_at: datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RestoreExpired:
+    """Storage says a restored copy was removed."""
+
+    key: str
+    occurred_at: datetime
+
+
+StorageEvent = ObjectCreated | RestoreInitiated | RestoreCompleted | RestoreExpired
+
+
+def handle_storage_event(ports: Ports, event: StorageEvent) -> Outcome:
+    """Apply one storage event to the document its key belongs to."""
+    target = parse_key(event.key)
+    if target is None:
+        return Outcome.IGNORED
+    if isinstance(target, SidecarRef):
+        if isinstance(event, ObjectCreated):
+            return _verify_sidecar(ports, target.document_id)
+        return Outcome.IGNORED
+    if isinstance(event, ObjectCreated):
+        return _retrying(
+            ports, target.document_id, lambda doc: _object_created(ports, doc, target, event)
+        )
+    if isinstance(event, RestoreCompleted):
+        return _retrying(
+            ports, target.document_id, lambda doc: _restore_completed(ports, doc, target, event)
+        )
+    if isinstance(event, RestoreInitiated):
+        return _retrying(
+            ports, target.document_id, lambda doc: _restore_initiated(ports, doc, target)
+        )
+    return _retrying(
+        ports, target.document_id, lambda doc: _restore_expired(ports, doc, target, event)
+    )
+
+
+def confirm_pending(ports: Ports, ref: ContentRef, *, sequencer: str | None) -> Document:
+    """Confirm (or reject) the pending revision `ref` from what storage holds now.
+
+    Used by multipart completion; events reach the same code through handle_storage_event.
+
+    Raises:
+        DocumentNotFoundError: the document is gone.
+    """
+    event = ObjectCreated(key="", occurred_at=ports.clock.now(), sequencer=sequencer)
+    _retrying(
+        ports,
+        ref.document_id,
+        lambda doc: _object_created(ports, doc, ref, event),
+        missing_ok=False,
+    )
+    return ports.documents.get(ref.document_id)
+
+
+# ---- object created -----------------------------------------------------------------------
+
+
+def _object_created(
+    ports: Ports, document: Document, ref: ContentRef, event: ObjectCreated
+) -> Outcome:
+    role = document.revision_role(ref.revision)
+    if role is RevisionRole.PENDING:
+        return _confirm(ports, document, ref, event)
+    if role is RevisionRole.STALE:
+        ports.blobs.delete(document.id, [ref.revision], sidecar=False)
+        return Outcome.CLEANED
+    if role is RevisionRole.UNKNOWN:
+        # A revision from a request still in flight: its own save will make it current.
+        return Outcome.IGNORED
+    if document.stale_revision is not None:
+        # Repeat the cleanup a failed attempt may have missed (deletes are idempotent).
+        ports.blobs.delete(document.id, [document.stale_revision], sidecar=False)
+    if event.is_copy or not is_newer_sequencer(event.sequencer, document.sequencer):
+        return Outcome.UNCHANGED  # a duplicate, an older event, or our own archive copy
+    info = ports.blobs.inspect(ref)
+    if info is None or event.sequencer is None:
+        return Outcome.UNCHANGED
+    changed = document.record_rewrite(
+        observed=info.content, sequencer=event.sequencer, now=ports.clock.now()
+    )
+    return _commit(ports, document, changed)
+
+
+def _confirm(ports: Ports, document: Document, ref: ContentRef, event: ObjectCreated) -> Outcome:
+    assert document.pending is not None
+    info = ports.blobs.inspect(ref)
+    if info is None:
+        return Outcome.UNCHANGED  # overwritten or aborted since; a later event will tell
+    observed = info.content
+    declared = document.pending.declared
+    if (
+        observed.sha256 is None
+        and observed.size == declared.size
+        and observed.size <= ports.settings.verify_sha256_limit
+    ):
+        observed = attrs.evolve(observed, sha256=ports.blobs.compute_sha256(ref))
+    changed = document.confirm_upload(
+        observed=observed, sequencer=event.sequencer, now=ports.clock.now()
+    )
+    outcome = _commit(ports, document, changed)
+    stale = changed.document.stale_revision
+    if stale is not None:
+        ports.blobs.delete(document.id, [stale], sidecar=False)
+    return outcome
+
+
+# ---- restores -----------------------------------------------------------------------------
+
+
+def _restore_completed(
+    ports: Ports, document: Document, ref: ContentRef, event: RestoreCompleted
+) -> Outcome:
+    if ref.revision != document.revision:
+        return Outcome.IGNORED
+    now = ports.clock.now()
+    state = document.state
+    if state is ArchiveState.ARCHIVED:
+        # No restore on record: believe storage only if it really holds a readable copy now
+        # (a restore started elsewhere, or one whose record write was lost).
+        info = ports.blobs.inspect(ref)
+        status = info.restore if info is not None else None
+        if (
+            status is None
+            or status.ongoing
+            or (status.expires_at is not None and status.expires_at <= now)
+        ):
+            return Outcome.UNCHANGED
+        changed = document.complete_restore(expires_at=status.expires_at, now=now)
+        return _commit(ports, document, changed)
+    if state is ArchiveState.RESTORED and document.restore is not None:
+        if document.restore.permanent:
+            return _make_permanent(ports, document, ref)
+        return _commit(
+            ports, document, document.complete_restore(expires_at=event.expires_at, now=now)
+        )
+    if state is not ArchiveState.RESTORING:
+        return Outcome.UNCHANGED
+    changed = document.complete_restore(expires_at=event.expires_at, now=now)
+    outcome = _commit(ports, document, changed)
+    restored = changed.document if changed is not None else document
+    if restored.restore is not None and restored.restore.permanent:
+        return _make_permanent(ports, restored, ref)
+    return outcome
+
+
+def _make_permanent(ports: Ports, document: Document, ref: ContentRef) -> Outcome:
+    ports.blobs.make_permanent(ref)
+    return _commit(ports, document, document.make_permanent(ports.clock.now()))
+
+
+def _restore_initiated(ports: Ports, document: Document, ref: ContentRef) -> Outcome:
+    if ref.revision != document.revision or document.state is not ArchiveState.ARCHIVED:
+        return Outcome.UNCHANGED
+    info = ports.blobs.inspect(ref)
+    if info is None or info.restore is None or not info.restore.ongoing:
+        return Outcome.UNCHANGED
+    request = RestoreRequest(days=ports.settings.default_restore_days)
+    return _commit(ports, document, document.request_restore(request, ports.clock.now()))
+
+
+def _restore_expired(
+    ports: Ports, document: Document, ref: ContentRef, event: RestoreExpired
+) -> Outcome:
+    if ref.revision != document.revision:
+        return Outcome.IGNORED
+    changed = document.expire_restore(expired_at=event.occurred_at, now=ports.clock.now())
+    return _commit(ports, document, changed)
+
+
+# ---- sidecars -----------------------------------------------------------------------------
+
+
+def _verify_sidecar(ports: Ports, document_id: DocumentId) -> Outcome:
+    document = find(ports, document_id)
+    if document is None:
+        return Outcome.IGNORED
+    if ports.blobs.read_sidecar(document_id) == document.metadata:
+        return Outcome.UNCHANGED
+    ports.blobs.write_sidecar(document_id, document.metadata)
+    return Outcome.REPAIRED
+
+
+# ---- plumbing -----------------------------------------------------------------------------
+
+
+def _commit(ports: Ports, before: Document, changed: Changed | None) -> Outcome:
+    if changed is None:
+        return Outcome.UNCHANGED
+    commit(ports, before, changed)
+    return Outcome.APPLIED
+
+
+def _retrying(
+    ports: Ports,
+    document_id: DocumentId,
+    handle: Callable[[Document], Outcome],
+    *,
+    missing_ok: bool = True,
+) -> Outcome:
+    for _ in range(ports.settings.conflict_retries):
+        document = find(ports, document_id) if missing_ok else ports.documents.get(document_id)
+        if document is None:
+            return Outcome.IGNORED  # never create a record from an event
+        try:
+            return handle(document)
+        except VersionConflictError:
+            continue
+    raise ConflictError(f"document {document_id} kept changing while an event was applied")

@@ -1,0 +1,140 @@
+"""Domain layer: scheduled reconciliation — expire lost uploads, settle stuck restores."""
+
+from __future__ import annotations
+
+import attrs
+
+from kumocms import events as ev
+from kumocms.errors import DocumentNotFoundError, VersionConflictError
+from kumocms.keys import ContentRef, content_key
+from kumocms.model import Document
+from kumocms.ports import Ports
+from kumocms.states import ArchiveState
+from kumocms.usecases.ingest import (
+    ObjectCreated,
+    Outcome,
+    RestoreCompleted,
+    RestoreExpired,
+    handle_storage_event,
+)
+
+
+@attrs.frozen(kw_only=True)
+class ReconcileReport:
+    """What one reconciliation run did."""
+
+    uploads_expired: int = 0
+    uploads_confirmed: int = 0
+    replacements_abandoned: int = 0
+    restores_completed: int = 0
+    restores_expired: int = 0
+    restores_stuck: int = 0
+
+
+def reconcile(ports: Ports, *, limit: int = 100) -> ReconcileReport:
+    """Settle documents whose events were lost or never came.
+
+    - A pending upload past its deadline is confirmed if its object did arrive (its event is
+      late), otherwise aborted: a first upload's document is deleted, a replacement forgotten.
+    - A restore running much longer than its tier's window is checked against storage:
+      completed if storage holds a copy, otherwise reported as stuck.
+    - A restored copy past its expiry is archived again once storage no longer holds it.
+    """
+    counts: dict[str, int] = {}
+
+    def bump(name: str) -> None:
+        counts[name] = counts.get(name, 0) + 1
+
+    now = ports.clock.now()
+    for document in ports.documents.find_expired_uploads(now, limit=limit):
+        name = _settle_upload(ports, document)
+        if name:
+            bump(name)
+    for document in ports.documents.find_in_state(ArchiveState.RESTORING, limit=limit):
+        name = _settle_restoring(ports, document)
+        if name:
+            bump(name)
+    for document in ports.documents.find_in_state(ArchiveState.RESTORED, limit=limit):
+        name = _settle_restored(ports, document)
+        if name:
+            bump(name)
+    return ReconcileReport(**counts)
+
+
+def _settle_upload(ports: Ports, document: Document) -> str | None:
+    pending = document.pending
+    assert pending is not None
+    ref = ContentRef(document.id, pending.revision)
+    now = ports.clock.now()
+    if ports.blobs.inspect(ref) is not None:
+        handle_storage_event(ports, ObjectCreated(key=content_key(ref), occurred_at=now))
+        return "uploads_confirmed"
+    # The record goes first: once it is gone (or no longer pending) no event can confirm the
+    # revision, so aborting the upload afterwards cannot delete content a document relies on.
+    try:
+        if document.state is ArchiveState.PENDING:
+            changed = document.expire_upload(now)
+            ports.documents.remove(document.id, expected_version=document.version)
+            name = "uploads_expired"
+        else:
+            changed = document.abandon_replace(now)
+            ports.documents.save(changed.document, expected_version=document.version)
+            name = "replacements_abandoned"
+    except (VersionConflictError, DocumentNotFoundError):
+        return None  # it moved on meanwhile; the next run looks again
+    ports.blobs.abort_upload(ref, upload_id=pending.multipart_id)
+    if name == "uploads_expired":
+        ports.blobs.delete(document.id, [], sidecar=True)
+    ports.events.publish(changed.events)
+    return name
+
+
+def _settle_restoring(ports: Ports, document: Document) -> str | None:
+    restore = document.restore
+    if restore is None or document.revision is None:
+        return None
+    window = restore.tier.window(document.storage_class) * ports.settings.restore_stuck_factor
+    now = ports.clock.now()
+    if restore.requested_at + window > now:
+        return None
+    ref = ContentRef(document.id, document.revision)
+    info = ports.blobs.inspect(ref)
+    status = info.restore if info is not None else None
+    if status is not None and not status.ongoing:
+        event = RestoreCompleted(
+            key=content_key(ref), occurred_at=now, expires_at=status.expires_at
+        )
+        if handle_storage_event(ports, event) is Outcome.APPLIED:
+            return "restores_completed"
+    ports.events.publish(
+        [
+            ev.DocumentRestoreStuck(
+                occurred_at=now,
+                document_id=document.id,
+                version=document.version,
+                requested_at=restore.requested_at,
+            )
+        ]
+    )
+    return "restores_stuck"
+
+
+def _settle_restored(ports: Ports, document: Document) -> str | None:
+    restore = document.restore
+    now = ports.clock.now()
+    if restore is None or restore.expires_at is None or restore.expires_at > now:
+        return None
+    assert document.revision is not None
+    ref = ContentRef(document.id, document.revision)
+    info = ports.blobs.inspect(ref)
+    if (
+        info is not None
+        and info.restore is not None
+        and not info.restore.ongoing
+        and (info.restore.expires_at is None or info.restore.expires_at > now)
+    ):
+        return None  # storage still holds the copy (the expiry was extended there)
+    event = RestoreExpired(key=content_key(ref), occurred_at=now)
+    if handle_storage_event(ports, event) is Outcome.APPLIED:
+        return "restores_expired"
+    return None
