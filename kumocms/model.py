@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence  # noqa: F401 - Sequence resolves JsonValue
 from datetime import datetime, timedelta
+from decimal import Decimal  # noqa: F401 - resolves the JsonValue alias in annotations
 from typing import Any, Self
 
 import attrs
@@ -491,12 +492,18 @@ class Document:
         return _emit(document, ev.DocumentMadePermanent, now)
 
     def expire_restore(self, *, expired_at: datetime, now: datetime) -> Changed | None:
-        """The restored copy expired. None for an expiry older than the current copy."""
-        if self.state is not ArchiveState.RESTORED or self.restore is None:
+        """The restored copy expired: archived again.
+
+        Also ends a restore still recorded as running when the expiry is newer than the
+        request (its completion event is late). None for an older restore's expiry.
+        """
+        if self.restore is None or self.state not in (
+            ArchiveState.RESTORED,
+            ArchiveState.RESTORING,
+        ):
             return None
-        ready_at = self.restore.ready_at
-        if ready_at is not None and expired_at < ready_at:
-            return None  # an old copy's expiry, delivered late
+        if expired_at < (self.restore.ready_at or self.restore.requested_at):
+            return None  # an earlier copy's expiry, delivered late
         document = self._evolve(Action.EXPIRE_RESTORE, now, restore=None)
         return _emit(document, ev.DocumentRestoreExpired, now)
 
@@ -532,11 +539,12 @@ def is_newer_sequencer(candidate: str | None, current: str | None) -> bool:
     """Whether S3 sequencer `candidate` orders after `current` for the same key.
 
     Sequencers are hexadecimal strings of varying length; AWS says to compare them after
-    right-padding the shorter one with zeros. Equal sequencers are not newer; a missing one
-    never is.
+    right-padding the shorter one with zeros. Equal sequencers are not newer. Without both
+    there is nothing to compare: content confirmed without a sequencer (direct uploads,
+    completed multipart uploads) has no presigned URL left that could rewrite its key.
     """
     if candidate is None or current is None:
-        return candidate is not None and current is None
+        return False
     width = max(len(candidate), len(current))
     return candidate.upper().ljust(width, "0") > current.upper().ljust(width, "0")
 

@@ -40,6 +40,8 @@ class Settings:
     list_max_limit: int = attrs.field(default=100, validator=_positive)
     conflict_retries: int = attrs.field(default=5, validator=_positive)
     """How many times an event or request re-reads a document after a version conflict."""
+    orphan_grace: timedelta = attrs.field(default=timedelta(minutes=15), validator=_positive)
+    """An object for an unknown document younger than this is retried, older is deleted."""
     restore_poll_interval: timedelta | None = None
     """Retry-After for a running restore; None derives it from the tier's window."""
     restore_stuck_factor: int = attrs.field(default=2, validator=_positive)

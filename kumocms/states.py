@@ -64,7 +64,7 @@ TRANSITIONS: MappingProxyType[Action, MappingProxyType[ArchiveState, ArchiveStat
                 Action.EXTEND_RESTORE: {_RD: _RD},
                 Action.COMPLETE_RESTORE: {_RG: _RD, _AR: _RD},
                 Action.MAKE_PERMANENT: {_RD: _A},
-                Action.EXPIRE_RESTORE: {_RD: _AR},
+                Action.EXPIRE_RESTORE: {_RD: _AR, _RG: _AR},
                 Action.DELETE: {_P: _P, _A: _A, _AR: _AR, _RG: _RG, _RD: _RD, _RJ: _RJ},
                 Action.EXPIRE_UPLOAD: {_P: _P},
             }.items()

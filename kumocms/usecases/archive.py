@@ -9,7 +9,7 @@ from kumocms.keys import ContentRef
 from kumocms.model import Document
 from kumocms.ports import Ports, RestoreOutcome
 from kumocms.states import ArchiveState
-from kumocms.usecases._shared import DocumentView, commit, download_link, with_conflict_retries
+from kumocms.usecases.common import DocumentView, commit, download_link, with_conflict_retries
 from kumocms.usecases.documents import restore_retry_after
 from kumocms.users import Permission, Principal
 

@@ -46,7 +46,7 @@ from kumocms.rules import (
     validate_size,
 )
 from kumocms.states import ArchiveState
-from kumocms.usecases._shared import (
+from kumocms.usecases.common import (
     DocumentView,
     commit,
     download_link,
@@ -262,6 +262,9 @@ def replace_document(ports: Ports, actor: Principal, command: ReplaceDocument) -
                 raise
             if document.revision is not None:
                 ports.blobs.delete(document.id, [document.revision], sidecar=False)
+            if document.pending is not None:
+                superseded = ContentRef(document.id, document.pending.revision)
+                ports.blobs.abort_upload(superseded, upload_id=document.pending.multipart_id)
             if metadata is not None:
                 ports.blobs.write_sidecar(saved.id, saved.metadata)
             return saved

@@ -13,13 +13,20 @@ from datetime import datetime
 
 import attrs
 
-from kumocms.errors import ConflictError, VersionConflictError
+from kumocms.errors import ConflictError, RetryLaterError, VersionConflictError
 from kumocms.ids import DocumentId
 from kumocms.keys import ContentRef, SidecarRef, parse_key
-from kumocms.model import Changed, Document, RestoreRequest, RevisionRole, is_newer_sequencer
+from kumocms.model import (
+    Changed,
+    Document,
+    RestoreRequest,
+    RevisionRole,
+    StoredContent,
+    is_newer_sequencer,
+)
 from kumocms.ports import Ports
 from kumocms.states import ArchiveState
-from kumocms.usecases._shared import commit, find
+from kumocms.usecases.common import commit, find
 
 
 class Outcome(enum.Enum):
@@ -77,18 +84,25 @@ StorageEvent = ObjectCreated | RestoreInitiated | RestoreCompleted | RestoreExpi
 
 
 def handle_storage_event(ports: Ports, event: StorageEvent) -> Outcome:
-    """Apply one storage event to the document its key belongs to."""
+    """Apply one storage event to the document its key belongs to.
+
+    Raises:
+        RetryLaterError: an object arrived for a document that does not exist yet (its record
+            may still be being written); deliver the event again later.
+    """
     target = parse_key(event.key)
     if target is None:
         return Outcome.IGNORED
-    if isinstance(target, SidecarRef):
-        if isinstance(event, ObjectCreated):
-            return _verify_sidecar(ports, target.document_id)
-        return Outcome.IGNORED
     if isinstance(event, ObjectCreated):
+        if find(ports, target.document_id) is None:
+            return _orphan(ports, target)
+        if isinstance(target, SidecarRef):
+            return _verify_sidecar(ports, target.document_id)
         return _retrying(
             ports, target.document_id, lambda doc: _object_created(ports, doc, target, event)
         )
+    if isinstance(target, SidecarRef):
+        return Outcome.IGNORED
     if isinstance(event, RestoreCompleted):
         return _retrying(
             ports, target.document_id, lambda doc: _restore_completed(ports, doc, target, event)
@@ -144,7 +158,9 @@ def _object_created(
     if info is None or event.sequencer is None:
         return Outcome.UNCHANGED
     changed = document.record_rewrite(
-        observed=info.content, sequencer=event.sequencer, now=ports.clock.now()
+        observed=_observe(ports, ref, info.content),
+        sequencer=event.sequencer,
+        now=ports.clock.now(),
     )
     return _commit(ports, document, changed)
 
@@ -155,13 +171,8 @@ def _confirm(ports: Ports, document: Document, ref: ContentRef, event: ObjectCre
     if info is None:
         return Outcome.UNCHANGED  # overwritten or aborted since; a later event will tell
     observed = info.content
-    declared = document.pending.declared
-    if (
-        observed.sha256 is None
-        and observed.size == declared.size
-        and observed.size <= ports.settings.verify_sha256_limit
-    ):
-        observed = attrs.evolve(observed, sha256=ports.blobs.compute_sha256(ref))
+    if observed.size == document.pending.declared.size:
+        observed = _observe(ports, ref, observed)
     changed = document.confirm_upload(
         observed=observed, sequencer=event.sequencer, now=ports.clock.now()
     )
@@ -170,6 +181,13 @@ def _confirm(ports: Ports, document: Document, ref: ContentRef, event: ObjectCre
     if stale is not None:
         ports.blobs.delete(document.id, [stale], sidecar=False)
     return outcome
+
+
+def _observe(ports: Ports, ref: ContentRef, observed: StoredContent) -> StoredContent:
+    """Fill in the sha256 storage could not report, for objects small enough to hash."""
+    if observed.sha256 is None and observed.size <= ports.settings.verify_sha256_limit:
+        return attrs.evolve(observed, sha256=ports.blobs.compute_sha256(ref))
+    return observed
 
 
 # ---- restores -----------------------------------------------------------------------------
@@ -233,6 +251,23 @@ def _restore_expired(
         return Outcome.IGNORED
     changed = document.expire_restore(expired_at=event.occurred_at, now=ports.clock.now())
     return _commit(ports, document, changed)
+
+
+def _orphan(ports: Ports, target: ContentRef | SidecarRef) -> Outcome:
+    """An object of ours whose document does not exist: never make a record from it.
+
+    A young document id may belong to a request still writing its record, so the event is
+    retried; once the id is older than the grace period the document is gone for good (deleted
+    while a presigned URL was still valid, or never saved) and the object is deleted.
+    """
+    document_id = target.document_id
+    if ports.clock.now() - document_id.created_at < ports.settings.orphan_grace:
+        raise RetryLaterError(f"no record for document {document_id} yet")
+    if isinstance(target, SidecarRef):
+        ports.blobs.delete(document_id, [], sidecar=True)
+    else:
+        ports.blobs.delete(document_id, [target.revision], sidecar=False)
+    return Outcome.CLEANED
 
 
 # ---- sidecars -----------------------------------------------------------------------------
