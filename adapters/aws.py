@@ -26,12 +26,14 @@ THROTTLING_CODES = frozenset(
 )
 
 
-def client_config(*, s3: bool = False, max_attempts: int = 5) -> Config:
+def client_config(*, s3: bool = False, max_attempts: int = 5, path_style: bool = False) -> Config:
     """The one botocore Config every client uses: standard retries and short timeouts.
 
-    S3 clients also sign with SigV4 (presigned URLs are then regional and carry
-    `X-Amz-Expires`) and compute checksums only when an operation requires one, so presigned
-    URLs do not demand checksum headers a client never sends.
+    S3 clients also sign with SigV4 and virtual-hosted addressing on the regional endpoint
+    (presigned URLs then name `<bucket>.s3.<region>.amazonaws.com` and carry `X-Amz-Expires`;
+    the legacy global host answers new buckets with redirects that break browser uploads), and
+    compute checksums only when an operation requires one, so presigned URLs do not demand
+    checksum headers a client never sends. `path_style` is for emulators on a bare host:port.
     """
     options: dict[str, object] = {
         "retries": {"mode": "standard", "max_attempts": max_attempts},
@@ -41,6 +43,10 @@ def client_config(*, s3: bool = False, max_attempts: int = 5) -> Config:
     }
     if s3:
         options.update(
+            s3={
+                "addressing_style": "path" if path_style else "virtual",
+                "us_east_1_regional_endpoint": "regional",
+            },
             signature_version="s3v4",
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",

@@ -17,7 +17,7 @@ import json
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import attrs
 from ulid import ULID
@@ -28,10 +28,13 @@ from adapters.cursor import (
     document_scope,
     encode_cursor,
 )
+from adapters.disposition import content_disposition
 from kumocms.errors import (
     AlreadyExistsError,
+    ChecksumMismatchError,
     DependencyError,
     DocumentNotFoundError,
+    KumoError,
     LastAdminError,
     UserNotFoundError,
     ValidationError,
@@ -191,7 +194,7 @@ class InMemoryBlobStore:
         """Store content given in a request."""
         self._call("store")
         if hashlib.sha256(content).hexdigest() != sha256:
-            raise ValidationError("content does not match its checksum", field="sha256")
+            raise ChecksumMismatchError("content does not match its checksum", field="sha256")
         self._put(content_key(ref), _Object(content, content_type, sha256))
 
     def presign_upload(
@@ -299,6 +302,8 @@ class InMemoryBlobStore:
         restore = None
         if obj.restore_ready_at is not None:
             ongoing = obj.restore_ready_at > self._clock.now()
+            if not ongoing and obj.restore_expires_at is None:
+                obj.restore_expires_at = restore_expiry(obj.restore_ready_at, obj.restore_days)
             restore = RestoreStatus(
                 ongoing=ongoing, expires_at=None if ongoing else obj.restore_expires_at
             )
@@ -320,7 +325,7 @@ class InMemoryBlobStore:
             expires_at,
             **{
                 "response-content-type": content_type,
-                "response-content-disposition": f"attachment; filename*=UTF-8''{quote(file_name)}",
+                "response-content-disposition": content_disposition(file_name),
             },
         )
         return PresignedUrl(url=url, expires_at=expires_at)
@@ -390,7 +395,12 @@ class InMemoryBlobStore:
         """Read `meta.json`."""
         self._call("read_sidecar")
         obj = self.objects.get(sidecar_key(document_id))
-        return None if obj is None else normalize_metadata(loads_json(obj.data))
+        if obj is None:
+            return None
+        try:
+            return normalize_metadata(loads_json(obj.data))
+        except (ValueError, KumoError) as error:
+            raise DependencyError("the metadata sidecar is not valid JSON") from error
 
     def check(self) -> None:
         """Fails when the fake is marked unavailable."""

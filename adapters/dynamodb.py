@@ -1,0 +1,689 @@
+"""Adapters layer: DynamoDB repositories for documents, users and idempotency records.
+
+Table design (Terraform and the local stack are written against it; `documents_table_spec` and
+`users_table_spec` return the CreateTable parameters):
+
+Documents table — hash key `pk` (S), no range key, TTL attribute `expires_at`.
+
+- Document: `pk = "DOC#<ULID>"`, `sk = "<ULID>"`, `list_pk = "ALL#<shard>"`,
+  `state_pk = "<state>#<shard>"` (state by lower-case value), and only while the document has a
+  pending upload `pending_pk = "PENDING#<shard>"` and
+  `pending_sk = "<deadline ISO-8601 UTC>#<ULID>"`; `version` (N); the document's fields as
+  attributes (user metadata as a map of exact N values); `expires_at` (epoch seconds) only for
+  PENDING documents: the upload deadline plus 7 days, a backstop behind reconciliation.
+  `<shard>` is two digits: `int(sha256(ULID).hexdigest()[:8], 16) % shards`.
+- GSIs (projection ALL): `by_created` (`list_pk`, `sk`) lists newest first, `by_state`
+  (`state_pk`, `sk`) lists one state, `by_pending_deadline` (`pending_pk`, `pending_sk`) finds
+  uploads past their deadline. The sparse pending keys keep that index small.
+- Idempotency record: `pk = "IDEM#<scope>"`, `fingerprint`, `status` (N, absent while the
+  request is in flight), `body`, `headers` (M), `expires_at` (TTL, epoch seconds).
+
+Why shards: a DynamoDB partition takes about 1,000 writes per second, and an index whose
+partition key were one constant ("all documents") would push every document write through one
+partition; ULID sort keys only ever grow, so DynamoDB cannot split such a partition for heat
+either. Every write of a document item also writes each index it appears in (projection ALL),
+and a state change moves the item between `by_state` partitions (a delete and a put). With
+`shards` hashed partitions per index, the indexes take `shards` x 1,000 writes per second; a
+listing page costs one Query per shard (run concurrently), whatever the table's size. Raising
+`shards` later is safe (every shard below the new count is read); lowering it is not.
+
+Users table — hash key `pk` (S).
+
+- User: `pk = "USER#<ULID>"`, `kind = "USER"`, `sk = "<ULID>"`, `user_id`, `name`, `role`,
+  `disabled`, `key_hash`, `version`, `created_at`, `updated_at`.
+- Key: `pk = "KEY#<sha256 hex>"` with a denormalised copy of the user (so authentication is one
+  GetItem); moved or deleted in the same transaction as the user item.
+- Counter: `pk = "META#ADMINS"` with `enabled_admins` (N), changed in the same transactions, so
+  that the last enabled admin can be protected with a condition instead of a count.
+- GSI `by_kind` (`kind`, `sk`, projection ALL) lists users in id order. It has one partition;
+  users are few and rarely written, far below one partition's limits.
+
+All conditional writes ask for `ReturnValuesOnConditionCheckFailure=ALL_OLD`, so a failed
+condition explains itself (stale version, missing item, last admin) without a second read.
+"""
+
+from __future__ import annotations
+
+import builtins
+import heapq
+import itertools
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from botocore.exceptions import ClientError
+
+from adapters import _dynamo_items as items
+from adapters.aws import aws_errors, error_code
+from adapters.cursor import (
+    decode_document_cursor,
+    decode_user_cursor,
+    document_scope,
+    encode_cursor,
+)
+from kumocms.errors import (
+    AlreadyExistsError,
+    DocumentNotFoundError,
+    LastAdminError,
+    UserNotFoundError,
+    VersionConflictError,
+)
+from kumocms.ids import DocumentId, UserId
+from kumocms.model import Document
+from kumocms.ports import Clock, DocumentPage, IdempotencyClaim, StoredResponse, UserPage
+from kumocms.states import ArchiveState
+from kumocms.users import User
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        CreateTableInputTypeDef,
+        QueryInputTypeDef,
+        TransactWriteItemTypeDef,
+    )
+
+DEFAULT_SHARDS = 16
+MAX_SHARDS = 100  # shard numbers are written with two digits
+USERS_SCOPE = "users"
+
+_T = TypeVar("_T")
+_A = TypeVar("_A")
+
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+_TRANSACTION_CANCELLED = "TransactionCanceledException"
+_VERSION_MATCHES = "#version = :expected"
+_VERSION_NAMES = {"#version": items.VERSION}
+
+
+# ---- table specs ----------------------------------------------------------------------------
+
+
+def _string_attributes(*names: str) -> list[dict[str, str]]:
+    return [{"AttributeName": name, "AttributeType": "S"} for name in names]
+
+
+def _index(name: str, hash_key: str, range_key: str) -> dict[str, Any]:
+    return {
+        "IndexName": name,
+        "KeySchema": [
+            {"AttributeName": hash_key, "KeyType": "HASH"},
+            {"AttributeName": range_key, "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+
+
+def documents_table_spec(name: str) -> CreateTableInputTypeDef:
+    """CreateTable parameters of the documents table (TTL on `expires_at` is set separately)."""
+    return cast(
+        "CreateTableInputTypeDef",
+        {
+            "TableName": name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": items.PK, "KeyType": "HASH"}],
+            "AttributeDefinitions": _string_attributes(
+                items.PK,
+                items.SK,
+                items.LIST_PK,
+                items.STATE_PK,
+                items.PENDING_PK,
+                items.PENDING_SK,
+            ),
+            "GlobalSecondaryIndexes": [
+                _index(items.BY_CREATED, items.LIST_PK, items.SK),
+                _index(items.BY_STATE, items.STATE_PK, items.SK),
+                _index(items.BY_PENDING_DEADLINE, items.PENDING_PK, items.PENDING_SK),
+            ],
+        },
+    )
+
+
+def users_table_spec(name: str) -> CreateTableInputTypeDef:
+    """CreateTable parameters of the users table."""
+    return cast(
+        "CreateTableInputTypeDef",
+        {
+            "TableName": name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": items.PK, "KeyType": "HASH"}],
+            "AttributeDefinitions": _string_attributes(items.PK, items.KIND, items.SK),
+            "GlobalSecondaryIndexes": [_index(items.BY_KIND, items.KIND, items.SK)],
+        },
+    )
+
+
+TTL_ATTRIBUTE = items.EXPIRES_AT
+"""The attribute both tables' time-to-live setting names."""
+
+
+# ---- shared helpers -------------------------------------------------------------------------
+
+
+def _old_item(error: ClientError) -> Mapping[str, Any] | None:
+    """The item a failed condition saw (requested with ALL_OLD), or None when there was none."""
+    response = cast("Mapping[str, Any]", error.response)
+    old = response.get("Item")
+    return cast("Mapping[str, Any] | None", old)
+
+
+def _query_partition(
+    client: DynamoDBClient,
+    table_name: str,
+    *,
+    index: str,
+    partition: tuple[str, str],
+    bound: tuple[str, str, str] | None,
+    forward: bool,
+    want: int,
+) -> builtins.list[dict[str, Any]]:
+    """Up to `want` items of one index partition, in index order.
+
+    One request unless DynamoDB's 1 MB page limit cuts the answer short (large metadata).
+    """
+    names = {"#p": partition[0]}
+    values: dict[str, Any] = {":p": items.string_value(partition[1])}
+    condition = "#p = :p"
+    if bound is not None:
+        attribute, operator, value = bound
+        condition += f" AND #r {operator} :r"
+        names["#r"] = attribute
+        values[":r"] = items.string_value(value)
+    params: QueryInputTypeDef = {
+        "TableName": table_name,
+        "IndexName": index,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": forward,
+    }
+    found: builtins.list[dict[str, Any]] = []
+    while True:
+        params["Limit"] = want - len(found)
+        with aws_errors("DynamoDB Query"):
+            response = client.query(**params)
+        found.extend(response.get("Items", []))
+        start = response.get("LastEvaluatedKey")
+        if start is None or len(found) >= want:
+            return found
+        params["ExclusiveStartKey"] = start
+
+
+# ---- documents ------------------------------------------------------------------------------
+
+
+class DynamoDocumentRepository:
+    """Documents in DynamoDB: version-conditional writes and sharded newest-first listings.
+
+    Listing and reconciliation queries read every shard of an index concurrently from a thread
+    pool created on first use (boto3 clients are thread-safe); `close()` shuts it down.
+    """
+
+    def __init__(
+        self, client: DynamoDBClient, table_name: str, *, shards: int = DEFAULT_SHARDS
+    ) -> None:
+        if not 1 <= shards <= MAX_SHARDS:
+            raise ValueError(f"shards must be from 1 to {MAX_SHARDS}")
+        self._client = client
+        self._table = table_name
+        self._shards = shards
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+
+    @property
+    def shards(self) -> int:
+        """How many partitions each index is spread over."""
+        return self._shards
+
+    def get(self, document_id: DocumentId) -> Document:
+        """The stored document (one consistent GetItem)."""
+        with aws_errors("DynamoDB GetItem"):
+            response = self._client.get_item(
+                TableName=self._table, Key=items.document_key(document_id), ConsistentRead=True
+            )
+        item = response.get("Item")
+        if item is None:
+            raise DocumentNotFoundError(f"document {document_id} not found")
+        return items.document_from_item(item)
+
+    def add(self, document: Document) -> None:
+        """Store a new document (one PutItem that refuses to overwrite)."""
+        with aws_errors("DynamoDB PutItem"):
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=items.document_to_item(document, shards=self._shards),
+                    ConditionExpression="attribute_not_exists(#pk)",
+                    ExpressionAttributeNames={"#pk": items.PK},
+                )
+            except ClientError as error:
+                if error_code(error) != _CONDITION_FAILED:
+                    raise
+                raise AlreadyExistsError(f"document {document.id} already exists") from None
+
+    def save(self, document: Document, *, expected_version: int) -> None:
+        """Replace the document if it still has `expected_version` (one PutItem)."""
+        with aws_errors("DynamoDB PutItem"):
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=items.document_to_item(document, shards=self._shards),
+                    ConditionExpression=_VERSION_MATCHES,
+                    ExpressionAttributeNames=_VERSION_NAMES,
+                    ExpressionAttributeValues={":expected": items.number_value(expected_version)},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as error:
+                if error_code(error) != _CONDITION_FAILED:
+                    raise
+                raise _document_conflict(document.id, expected_version, error) from None
+
+    def remove(self, document_id: DocumentId, *, expected_version: int) -> None:
+        """Delete the document if it still has `expected_version` (one DeleteItem)."""
+        with aws_errors("DynamoDB DeleteItem"):
+            try:
+                self._client.delete_item(
+                    TableName=self._table,
+                    Key=items.document_key(document_id),
+                    ConditionExpression=_VERSION_MATCHES,
+                    ExpressionAttributeNames=_VERSION_NAMES,
+                    ExpressionAttributeValues={":expected": items.number_value(expected_version)},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as error:
+                if error_code(error) != _CONDITION_FAILED:
+                    raise
+                raise _document_conflict(document_id, expected_version, error) from None
+
+    def list(self, *, limit: int, cursor: str | None, state: ArchiveState | None) -> DocumentPage:
+        """Newest first: one Query per shard, merged; `cursor` comes from a previous page."""
+        scope = document_scope(state)
+        after = None if cursor is None else decode_document_cursor(cursor, scope=scope)
+        if limit < 1:
+            return DocumentPage(items=(), next_cursor=None)
+        if state is None:
+            index, partitions = items.BY_CREATED, self._partitions(items.LIST_PK, None)
+        else:
+            index, partitions = items.BY_STATE, self._partitions(items.STATE_PK, state)
+        bound = None if after is None else (items.SK, "<", after.value)
+        # One item more than the page shows tells whether another page exists.
+        found = self._query_all(index, partitions, bound=bound, forward=False, want=limit + 1)
+        merged = builtins.list(
+            itertools.islice(
+                heapq.merge(*found, key=items.sort_key, reverse=True),
+                limit + 1,
+            )
+        )
+        page = tuple(items.document_from_item(item) for item in merged[:limit])
+        more = len(merged) > limit
+        return DocumentPage(
+            items=page,
+            next_cursor=encode_cursor(page[-1].id, scope=scope) if more else None,
+        )
+
+    def find_expired_uploads(self, now: datetime, *, limit: int) -> builtins.list[Document]:
+        """Pending uploads whose deadline is at or before `now`, oldest deadline first."""
+        if limit < 1:
+            return []
+        partitions = [
+            (items.PENDING_PK, items.pending_partition(shard)) for shard in range(self._shards)
+        ]
+        found = self._query_all(
+            items.BY_PENDING_DEADLINE,
+            partitions,
+            bound=(items.PENDING_SK, "<", items.deadline_bound(now)),
+            forward=True,
+            want=limit,
+        )
+        merged = itertools.islice(heapq.merge(*found, key=items.deadline_key), limit)
+        return [items.document_from_item(item) for item in merged]
+
+    def find_in_state(self, state: ArchiveState, *, limit: int) -> builtins.list[Document]:
+        """Up to `limit` documents in `state`, oldest first."""
+        if limit < 1:
+            return []
+        found = self._query_all(
+            items.BY_STATE,
+            self._partitions(items.STATE_PK, state),
+            bound=None,
+            forward=True,
+            want=limit,
+        )
+        merged = itertools.islice(heapq.merge(*found, key=items.sort_key), limit)
+        return [items.document_from_item(item) for item in merged]
+
+    def check(self) -> None:
+        """Raise DependencyError when the table cannot be read (one GetItem)."""
+        with aws_errors("DynamoDB GetItem"):
+            self._client.get_item(TableName=self._table, Key=items.health_key())
+
+    def close(self) -> None:
+        """Stop the query thread pool (a later query starts a new one)."""
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _partitions(
+        self, attribute: str, state: ArchiveState | None
+    ) -> builtins.list[tuple[str, str]]:
+        if state is None:
+            return [(attribute, items.list_partition(shard)) for shard in range(self._shards)]
+        return [(attribute, items.state_partition(state, shard)) for shard in range(self._shards)]
+
+    def _query_all(
+        self,
+        index: str,
+        partitions: Sequence[tuple[str, str]],
+        *,
+        bound: tuple[str, str, str] | None,
+        forward: bool,
+        want: int,
+    ) -> builtins.list[builtins.list[dict[str, Any]]]:
+        def query(partition: tuple[str, str]) -> builtins.list[dict[str, Any]]:
+            return _query_partition(
+                self._client,
+                self._table,
+                index=index,
+                partition=partition,
+                bound=bound,
+                forward=forward,
+                want=want,
+            )
+
+        return self._map(query, partitions)
+
+    def _map(self, function: Callable[[_A], _T], arguments: Sequence[_A]) -> builtins.list[_T]:
+        if len(arguments) == 1:
+            return [function(arguments[0])]
+        return builtins.list(self._pool().map(function, arguments))
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=min(self._shards, 32), thread_name_prefix="kumocms-dynamodb"
+                )
+            return self._executor
+
+
+def _document_conflict(
+    document_id: DocumentId, expected: int, error: ClientError
+) -> VersionConflictError | DocumentNotFoundError:
+    old = _old_item(error)
+    if old is None:
+        return DocumentNotFoundError(f"document {document_id} not found")
+    return VersionConflictError(
+        "the document changed", expected=expected, actual=items.version_of(old)
+    )
+
+
+# ---- users ----------------------------------------------------------------------------------
+
+
+class DynamoUserRepository:
+    """Users, their key items and the enabled-admins counter, changed in transactions."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def get(self, user_id: UserId) -> User:
+        """The user (one consistent GetItem)."""
+        with aws_errors("DynamoDB GetItem"):
+            response = self._client.get_item(
+                TableName=self._table, Key=items.user_key(user_id), ConsistentRead=True
+            )
+        item = response.get("Item")
+        if item is None:
+            raise UserNotFoundError(f"user {user_id} not found")
+        return items.user_from_item(item)
+
+    def find_by_key_hash(self, key_hash: str) -> User | None:
+        """The user whose current key has this hash (one consistent GetItem on the key item)."""
+        with aws_errors("DynamoDB GetItem"):
+            response = self._client.get_item(
+                TableName=self._table, Key=items.api_key_key(key_hash), ConsistentRead=True
+            )
+        item = response.get("Item")
+        return None if item is None else items.user_from_item(item)
+
+    def add(self, user: User) -> None:
+        """Store a new user and its key item (and count it when it is an enabled admin)."""
+        writes: builtins.list[TransactWriteItemTypeDef] = [
+            self._put_new(items.user_to_item(user)),
+            self._put_new(items.api_key_to_item(user)),
+        ]
+        if user.is_enabled_admin:
+            writes.append(self._count_admin(+1))
+        with aws_errors("DynamoDB TransactWriteItems"):
+            try:
+                self._client.transact_write_items(TransactItems=writes)
+            except ClientError as error:
+                if error_code(error) != _TRANSACTION_CANCELLED:
+                    raise
+                codes = [reason.get("Code") for reason in _reasons(error)]
+                if "ConditionalCheckFailed" in codes:
+                    raise AlreadyExistsError("the user or key already exists") from None
+                raise
+
+    def save(self, user: User, *, previous: User) -> None:
+        """Replace `previous` with `user`, moving the key item and keeping an admin enabled."""
+        writes: builtins.list[TransactWriteItemTypeDef] = [
+            self._put_versioned(items.user_to_item(user), previous.version)
+        ]
+        if user.key_hash != previous.key_hash:
+            writes.append(
+                {"Delete": {"TableName": self._table, "Key": items.api_key_key(previous.key_hash)}}
+            )
+        writes.append({"Put": {"TableName": self._table, "Item": items.api_key_to_item(user)}})
+        admin_write = None
+        if previous.is_enabled_admin and not user.is_enabled_admin:
+            admin_write = len(writes)
+            writes.append(self._count_admin(-1))
+        elif user.is_enabled_admin and not previous.is_enabled_admin:
+            writes.append(self._count_admin(+1))
+        self._transact(writes, user_id=user.id, expected=previous.version, admin_write=admin_write)
+
+    def remove(self, user: User) -> None:
+        """Delete the user (as read) and its key item, keeping an admin enabled."""
+        writes: builtins.list[TransactWriteItemTypeDef] = [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": items.user_key(user.id),
+                    "ConditionExpression": _VERSION_MATCHES,
+                    "ExpressionAttributeNames": _VERSION_NAMES,
+                    "ExpressionAttributeValues": {":expected": items.number_value(user.version)},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            {"Delete": {"TableName": self._table, "Key": items.api_key_key(user.key_hash)}},
+        ]
+        admin_write = None
+        if user.is_enabled_admin:
+            admin_write = len(writes)
+            writes.append(self._count_admin(-1))
+        self._transact(writes, user_id=user.id, expected=user.version, admin_write=admin_write)
+
+    def list(self, *, limit: int, cursor: str | None) -> UserPage:
+        """Users in id order (one Query on `by_kind`)."""
+        after = None if cursor is None else decode_user_cursor(cursor, scope=USERS_SCOPE)
+        if limit < 1:
+            return UserPage(items=(), next_cursor=None)
+        found = _query_partition(
+            self._client,
+            self._table,
+            index=items.BY_KIND,
+            partition=(items.KIND, items.USER_KIND),
+            bound=None if after is None else (items.SK, ">", after.value),
+            forward=True,
+            want=limit + 1,
+        )
+        page = tuple(items.user_from_item(item) for item in found[:limit])
+        more = len(found) > limit
+        return UserPage(
+            items=page,
+            next_cursor=encode_cursor(page[-1].id, scope=USERS_SCOPE) if more else None,
+        )
+
+    def count_enabled_admins(self) -> int:
+        """How many enabled admins there are (one consistent GetItem on the counter)."""
+        with aws_errors("DynamoDB GetItem"):
+            response = self._client.get_item(
+                TableName=self._table, Key=items.admins_key(), ConsistentRead=True
+            )
+        return items.admin_count(response.get("Item"))
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _put_new(self, item: dict[str, Any]) -> TransactWriteItemTypeDef:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": item,
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": items.PK},
+            }
+        }
+
+    def _put_versioned(self, item: dict[str, Any], expected: int) -> TransactWriteItemTypeDef:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": item,
+                "ConditionExpression": _VERSION_MATCHES,
+                "ExpressionAttributeNames": _VERSION_NAMES,
+                "ExpressionAttributeValues": {":expected": items.number_value(expected)},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    def _count_admin(self, delta: int) -> TransactWriteItemTypeDef:
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": items.admins_key(),
+            "UpdateExpression": "ADD #n :delta",
+            "ExpressionAttributeNames": {"#n": items.ENABLED_ADMINS},
+            "ExpressionAttributeValues": {":delta": items.number_value(delta)},
+        }
+        if delta < 0:
+            # Someone else must remain: the counter still includes the admin who leaves.
+            update["ConditionExpression"] = "#n > :one"
+            update["ExpressionAttributeValues"][":one"] = items.number_value(1)
+            update["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        return cast("TransactWriteItemTypeDef", {"Update": update})
+
+    def _transact(
+        self,
+        writes: Sequence[TransactWriteItemTypeDef],
+        *,
+        user_id: UserId,
+        expected: int,
+        admin_write: int | None,
+    ) -> None:
+        with aws_errors("DynamoDB TransactWriteItems"):
+            try:
+                self._client.transact_write_items(TransactItems=writes)
+            except ClientError as error:
+                if error_code(error) != _TRANSACTION_CANCELLED:
+                    raise
+                failure = _user_write_failure(
+                    _reasons(error), user_id=user_id, expected=expected, admin_write=admin_write
+                )
+                if failure is None:
+                    raise
+                raise failure from None
+
+
+def _reasons(error: ClientError) -> builtins.list[Mapping[str, Any]]:
+    response = cast("Mapping[str, Any]", error.response)
+    return builtins.list(response.get("CancellationReasons") or [])
+
+
+def _user_write_failure(
+    reasons: Sequence[Mapping[str, Any]],
+    *,
+    user_id: UserId,
+    expected: int,
+    admin_write: int | None,
+) -> Exception | None:
+    """The domain error a cancelled user transaction means (None: a dependency failure).
+
+    The user item is always the first write; its reason wins, as the fake checks the version
+    before the last-admin rule.
+    """
+    codes = [str(reason.get("Code", "None")) for reason in reasons]
+    if codes and codes[0] == "ConditionalCheckFailed":
+        old = reasons[0].get("Item")
+        if old is None:
+            return UserNotFoundError(f"user {user_id} not found")
+        return VersionConflictError(
+            "the user changed", expected=expected, actual=items.version_of(old)
+        )
+    if (
+        admin_write is not None
+        and admin_write < len(codes)
+        and codes[admin_write] == "ConditionalCheckFailed"
+    ):
+        return LastAdminError("the last enabled admin cannot be disabled, demoted or deleted")
+    if "TransactionConflict" in codes:
+        # Another transaction was changing the same user or the admin counter right now.
+        return VersionConflictError("the user is being changed", expected=expected, actual=None)
+    return None
+
+
+# ---- idempotency ----------------------------------------------------------------------------
+
+
+class DynamoIdempotencyStore:
+    """Idempotency records in the documents table, expiring through TTL and the clock."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str, *, clock: Clock) -> None:
+        self._client = client
+        self._table = table_name
+        self._clock = clock
+
+    def claim(
+        self, scope: str, *, fingerprint: str, expires_at: datetime
+    ) -> StoredResponse | IdempotencyClaim:
+        """Claim `scope` with one conditional PutItem, or say what holds it."""
+        now = items.epoch_seconds(self._clock.now())
+        with aws_errors("DynamoDB PutItem"):
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=items.claim_to_item(scope, fingerprint=fingerprint, expires_at=expires_at),
+                    # A record whose expiry has passed is free even before TTL removes it.
+                    ConditionExpression="attribute_not_exists(#pk) OR #expires <= :now",
+                    ExpressionAttributeNames={"#pk": items.PK, "#expires": items.EXPIRES_AT},
+                    ExpressionAttributeValues={":now": items.number_value(now)},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as error:
+                old = _old_item(error) if error_code(error) == _CONDITION_FAILED else None
+                if old is None:
+                    raise
+                response = items.response_from_item(old)
+                if response is not None:
+                    return response
+                if items.fingerprint_of(old) != fingerprint:
+                    return IdempotencyClaim.REUSED
+                return IdempotencyClaim.IN_FLIGHT
+        return IdempotencyClaim.CLAIMED
+
+    def complete(self, scope: str, response: StoredResponse, *, expires_at: datetime) -> None:
+        """Remember the response for a claimed scope (one PutItem)."""
+        with aws_errors("DynamoDB PutItem"):
+            self._client.put_item(
+                TableName=self._table,
+                Item=items.response_to_item(scope, response, expires_at=expires_at),
+            )
+
+    def release(self, scope: str) -> None:
+        """Forget a claim (one DeleteItem)."""
+        with aws_errors("DynamoDB DeleteItem"):
+            self._client.delete_item(TableName=self._table, Key=items.idempotency_key(scope))
