@@ -1,0 +1,1 @@
+"""Entrypoints layer: Lambda handlers, the composition root, the local stack and the CLI."""
