@@ -4,6 +4,8 @@ Pure Python (standard library, attrs, python-ulid). Adapters implement the ports
 compose them and call the use cases.
 """
 
+__version__ = "0.1.0"
+
 from kumocms.errors import KumoError
 from kumocms.ids import DocumentId, UserId
 from kumocms.model import Document, RestoreRequest, UploadMode
@@ -42,4 +44,5 @@ __all__ = [
     "UploadMode",
     "UserId",
     "UserRepository",
+    "__version__",
 ]

@@ -1,0 +1,195 @@
+"""Entrypoints layer: the composition root — AWS clients and adapters, built once per container.
+
+Nothing is created at import. `Wiring.get_ports()` builds the ports a function needs on its
+first call (or before a SnapStart snapshot) and returns the same ports for every later
+invocation of that execution environment; ports a function does not need are left unwired so
+it creates no client it would never use.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from entrypoints.settings import EnvSettings
+from kumocms.ports import Ports
+
+if TYPE_CHECKING:
+    import boto3
+
+
+class Unwired:
+    """Stands in for a port a function does not use; touching it is a programming error."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        raise RuntimeError(f"the {self._name} port is not wired in this function")
+
+
+@attrs.frozen(kw_only=True)
+class Needs:
+    """Which ports (and so which AWS clients) a function uses."""
+
+    blobs: bool = False
+    documents: bool = False
+    users: bool = False
+    events: bool = False
+    idempotency: bool = False
+    sqs: bool = False
+
+    def required_settings(self) -> tuple[str, ...]:
+        """The settings these ports cannot be built without."""
+        names = []
+        if self.blobs:
+            names.append("bucket")
+        if self.documents or self.idempotency:
+            names.append("documents_table")
+        if self.users:
+            names.append("users_table")
+        if self.events:
+            names.append("event_bus")
+        return tuple(names)
+
+
+@attrs.frozen(kw_only=True)
+class Runtime:
+    """What a function's handlers get: settings, ports and (for queue work) an SQS client."""
+
+    settings: EnvSettings
+    ports: Ports
+    sqs: Any = None
+
+
+def build_runtime(settings: EnvSettings, needs: Needs, session: boto3.Session) -> Runtime:
+    """Create the AWS clients `needs` calls for and the adapters around them."""
+    from adapters.aws import client_config  # noqa: PLC0415 - keeps boto3 out of import time
+    from adapters.system import RandomIds, SystemClock  # noqa: PLC0415
+
+    clock = SystemClock()
+    endpoint = settings.endpoint_url
+
+    def client(service: Any) -> Any:
+        config = client_config(s3=service == "s3", path_style=endpoint is not None)
+        return session.client(service, config=config, endpoint_url=endpoint)
+
+    dynamodb: Any = None
+    if needs.documents or needs.users or needs.idempotency:
+        dynamodb = client("dynamodb")
+    blobs: Any = Unwired("blob store")
+    documents: Any = Unwired("document repository")
+    users: Any = Unwired("user repository")
+    events: Any = Unwired("event bus")
+    idempotency: Any = Unwired("idempotency store")
+    if needs.blobs:
+        from adapters.s3 import S3BlobStore  # noqa: PLC0415
+
+        blobs = S3BlobStore(
+            client("s3"),
+            settings.require("bucket"),
+            clock=clock,
+            credentials_expiry=_credentials_expiry(session),
+        )
+    if needs.documents:
+        from adapters.dynamodb import DynamoDocumentRepository  # noqa: PLC0415
+
+        documents = DynamoDocumentRepository(
+            dynamodb, settings.require("documents_table"), shards=settings.list_shards
+        )
+    if needs.users:
+        from adapters.dynamodb import DynamoUserRepository  # noqa: PLC0415
+
+        users = DynamoUserRepository(dynamodb, settings.require("users_table"))
+    if needs.idempotency:
+        from adapters.dynamodb import DynamoIdempotencyStore  # noqa: PLC0415
+
+        idempotency = DynamoIdempotencyStore(
+            dynamodb, settings.require("documents_table"), clock=clock
+        )
+    if needs.events:
+        from adapters.eventbridge import EventBridgeEventBus  # noqa: PLC0415
+        from entrypoints.observability import CountingEventBus  # noqa: PLC0415
+
+        events = CountingEventBus(
+            EventBridgeEventBus(client("events"), settings.require("event_bus"))
+        )
+    ports = Ports(
+        blobs=blobs,
+        documents=documents,
+        users=users,
+        events=events,
+        clock=clock,
+        ids=RandomIds(),
+        idempotency=idempotency,
+        settings=settings.domain,
+    )
+    return Runtime(settings=settings, ports=ports, sqs=client("sqs") if needs.sqs else None)
+
+
+def _credentials_expiry(session: boto3.Session) -> Callable[[], datetime | None]:
+    """When the signing credentials expire, if they are temporary and say so."""
+
+    def expiry() -> datetime | None:
+        credentials = session.get_credentials()
+        moment = getattr(credentials, "_expiry_time", None)  # RefreshableCredentials only
+        if isinstance(moment, datetime):
+            return moment.astimezone(UTC)
+        return None
+
+    return expiry
+
+
+class Wiring:
+    """Builds a function's runtime once, on first use, and keeps it for the container's life."""
+
+    def __init__(
+        self,
+        needs: Needs,
+        *,
+        environ: Mapping[str, str] | None = None,
+        factory: Callable[[EnvSettings, Needs], Runtime] | None = None,
+    ) -> None:
+        self._needs = needs
+        self._environ = environ
+        self._factory = factory
+        self._runtime: Runtime | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Runtime:
+        """The runtime, built on the first call."""
+        runtime = self._runtime
+        if runtime is None:
+            with self._lock:
+                if self._runtime is None:
+                    self._runtime = self._build()
+                runtime = self._runtime
+        return runtime
+
+    def reset(self) -> None:
+        """Forget the runtime (after a SnapStart restore, credentials and clients are new)."""
+        with self._lock:
+            self._runtime = None
+
+    def _build(self) -> Runtime:
+        environ = os.environ if self._environ is None else self._environ
+        settings = EnvSettings.from_environ(environ, required=self._needs.required_settings())
+        if self._factory is not None:
+            return self._factory(settings, self._needs)
+        import boto3  # noqa: PLC0415 - imported when the first invocation needs it
+
+        session = boto3.Session(region_name=settings.region)
+        return build_runtime(settings, self._needs, session)
+
+
+def fixed(runtime: Runtime) -> Callable[[], Runtime]:
+    """A runtime getter for tests: always the given runtime (ports built from fakes)."""
+    return lambda: runtime
+
+
+__all__ = ["Needs", "Runtime", "Unwired", "Wiring", "build_runtime", "fixed"]

@@ -1,0 +1,1 @@
+"""Entrypoints layer: one module per Lambda function, each exposing a module-level `handler`."""

@@ -1,0 +1,10 @@
+"""Entrypoints layer: the `meta` Lambda function — GET /healthcheck, GET /docs and GET /me."""
+
+from __future__ import annotations
+
+from entrypoints.bootstrap import Wiring
+from entrypoints.http.api import make_http_handler
+from entrypoints.manifest import FUNCTIONS
+
+wiring = Wiring(FUNCTIONS["meta"].needs)
+handler = make_http_handler("meta", wiring.get)

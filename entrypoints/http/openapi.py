@@ -1,0 +1,397 @@
+"""Entrypoints layer: the OpenAPI 3.1 document, generated from the route table."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from entrypoints.http.routes import ROUTES, ULID_PATTERN, UPLOAD_FIELDS, Route
+from kumocms import __version__
+from kumocms.states import ArchiveState, RestoreTier, StorageClass
+from kumocms.users import Role
+
+PROBLEM = "application/problem+json"
+_TIME = {"type": "string", "format": "date-time"}
+_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details with a stable snake_case `code`.",
+        "required": ["type", "title", "status", "detail", "code"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "code": {"type": "string"},
+            "field": {"type": "string"},
+            "limit": {"type": "integer"},
+        },
+    },
+    "Link": {
+        "type": "object",
+        "required": ["url", "expires_at"],
+        "properties": {"url": {"type": "string"}, "expires_at": _TIME},
+    },
+    "PartUrl": {
+        "type": "object",
+        "required": ["part_number", "url"],
+        "properties": {"part_number": {"type": "integer"}, "url": {"type": "string"}},
+    },
+    "Upload": {
+        "description": "How to upload the content: a PUT, a form POST or presigned parts.",
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["method", "url", "headers", "expires_at"],
+                "properties": {
+                    "method": {"const": "PUT"},
+                    "url": {"type": "string"},
+                    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "expires_at": _TIME,
+                },
+            },
+            {
+                "type": "object",
+                "required": ["method", "url", "fields", "expires_at"],
+                "properties": {
+                    "method": {"const": "POST"},
+                    "url": {"type": "string"},
+                    "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "expires_at": _TIME,
+                },
+            },
+            {
+                "type": "object",
+                "required": ["method", "part_size", "parts", "expires_at"],
+                "properties": {
+                    "method": {"const": "MULTIPART"},
+                    "part_size": {"type": "integer"},
+                    "parts": {"type": "array", "items": _ref("PartUrl")},
+                    "expires_at": _TIME,
+                },
+            },
+        ],
+    },
+    "Restore": {
+        "type": "object",
+        "required": ["tier", "days", "permanent", "requested_at", "ready_at", "expires_at"],
+        "properties": {
+            "tier": {"type": "string", "enum": [t.value for t in RestoreTier]},
+            "days": {"type": "integer"},
+            "permanent": {"type": "boolean"},
+            "requested_at": _TIME,
+            "ready_at": _NULLABLE_TIME,
+            "expires_at": _NULLABLE_TIME,
+        },
+    },
+    "Document": {
+        "type": "object",
+        "required": [
+            "document_id",
+            "file_name",
+            "content_type",
+            "size",
+            "sha256",
+            "state",
+            "storage_class",
+            "version",
+            "metadata",
+            "created_at",
+            "updated_at",
+            "restore",
+            "download",
+            "upload",
+        ],
+        "properties": {
+            "document_id": {"type": "string", "pattern": f"^{ULID_PATTERN}$"},
+            "file_name": {"type": "string"},
+            "content_type": {"type": "string"},
+            "size": {"type": "integer"},
+            "sha256": {"type": ["string", "null"]},
+            "state": {"type": "string", "enum": [s.value for s in ArchiveState]},
+            "storage_class": {"type": "string", "enum": [c.value for c in StorageClass]},
+            "version": {"type": "integer", "minimum": 1},
+            "metadata": {"type": "object"},
+            "created_at": _TIME,
+            "updated_at": _TIME,
+            "restore": {"oneOf": [_ref("Restore"), {"type": "null"}]},
+            "download": {"oneOf": [_ref("Link"), {"type": "null"}]},
+            "upload": {"oneOf": [_ref("Upload"), {"type": "null"}]},
+        },
+    },
+    "DocumentList": {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("Document")},
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    },
+    "PartUrls": {
+        "type": "object",
+        "required": ["parts", "expires_at"],
+        "properties": {"parts": {"type": "array", "items": _ref("PartUrl")}, "expires_at": _TIME},
+    },
+    "User": {
+        "type": "object",
+        "required": ["user_id", "name", "role", "disabled"],
+        "properties": {
+            "user_id": {"type": "string"},
+            "name": {"type": "string"},
+            "role": {"type": "string", "enum": [r.value for r in Role]},
+            "disabled": {"type": "boolean"},
+            "created_at": _TIME,
+            "updated_at": _TIME,
+            "api_key": {"type": "string", "description": "Only in the response that creates it."},
+        },
+    },
+    "UserList": {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("User")},
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    },
+    "ApiKey": {
+        "type": "object",
+        "required": ["api_key"],
+        "properties": {"user_id": {"type": "string"}, "api_key": {"type": "string"}},
+    },
+    "Me": {
+        "type": "object",
+        "required": ["user_id", "name", "role"],
+        "properties": {
+            "user_id": {"type": "string"},
+            "name": {"type": "string"},
+            "role": {"type": "string", "enum": [r.value for r in Role]},
+        },
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "version"],
+        "properties": {
+            "status": {"type": "string"},
+            "version": {"type": "string"},
+            "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    },
+    "OpenApi": {"type": "object"},
+}
+
+_RESPONSE_SCHEMAS: dict[str, tuple[str, str]] = {
+    "healthcheck": ("Health", "The service is up"),
+    "openapi": ("OpenApi", "This document"),
+    "whoami": ("Me", "The caller"),
+    "uploadDocument": ("Document", "Created; `upload` says how to send presigned content"),
+    "listDocuments": ("DocumentList", "A page of documents, newest first"),
+    "getDocument": ("Document", "The document"),
+    "getDocumentContent": ("Link", "The presigned download URL (`?redirect=false`)"),
+    "updateMetadata": ("Document", "The patched document"),
+    "replaceDocument": ("Document", "Replaced (direct upload)"),
+    "archiveDocument": ("Document", "Archived"),
+    "restoreDocument": ("Document", "Readable again (extended or made permanent)"),
+    "issuePartUrls": ("PartUrls", "Fresh part URLs"),
+    "completeUpload": ("Document", "The confirmed (or rejected) document"),
+    "createUser": ("User", "Created; the API key is shown only here"),
+    "listUsers": ("UserList", "A page of users"),
+    "getUser": ("User", "The user"),
+    "updateUser": ("User", "The changed user"),
+    "rotateKey": ("ApiKey", "The new key; the old one stops working"),
+}
+
+_HEADERS = {
+    "ETag": {"description": "The document's version", "schema": {"type": "string"}},
+    "Location": {"description": "Where the resource is", "schema": {"type": "string"}},
+    "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}},
+}
+
+
+def _json(schema: dict[str, Any], media: str = "application/json") -> dict[str, Any]:
+    return {media: {"schema": schema}}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": _json(_ref("Problem"), PROBLEM)}
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": route.operation_id,
+        "summary": route.summary,
+        "tags": [route.function],
+        "responses": _responses(route),
+    }
+    if route.permission is None:
+        operation["security"] = []
+    else:
+        operation["description"] = f"Needs a key whose role may {route.permission.value}."
+    parameters = [
+        {"name": q.name, "in": "query", "required": False, "schema": q.prop.json_schema()}
+        for q in route.query
+    ]
+    if route.conditional:
+        parameters.append(
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": False,
+                "description": 'Proceed only if the document is at this version (`"3"`).',
+                "schema": {"type": "string"},
+            }
+        )
+    if route.idempotent_post:
+        parameters.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "Replays the first response for 24 hours.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            }
+        )
+    if parameters:
+        operation["parameters"] = parameters
+    body = _request_body(route)
+    if body is not None:
+        operation["requestBody"] = body
+    return operation
+
+
+def _request_body(route: Route) -> dict[str, Any] | None:
+    if route.operation_id == "updateMetadata":
+        patch = {"type": "object", "description": "An RFC 7396 merge patch of `metadata`."}
+        return {
+            "required": True,
+            "content": {**_json(patch, "application/merge-patch+json"), **_json(patch)},
+        }
+    if route.body is None:
+        return None
+    content = _json(route.body.json_schema())
+    if route.body.properties is UPLOAD_FIELDS:
+        content["multipart/form-data"] = {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                    "metadata": {"type": "string", "description": "A JSON object"},
+                },
+                "additionalProperties": False,
+            }
+        }
+    return {"required": not route.body_optional, "content": content}
+
+
+def _responses(route: Route) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    schema_name, description = _RESPONSE_SCHEMAS.get(route.operation_id, ("", "Done"))
+    ok_headers = {}
+    if route.path.startswith("/documents/") and route.method != "DELETE":
+        ok_headers["ETag"] = _HEADERS["ETag"]
+    if route.operation_id == "getDocumentContent":
+        responses["302"] = {
+            "description": "Redirect to the presigned download",
+            "headers": {"Location": _HEADERS["Location"]},
+        }
+        responses["200"] = {"description": description, "content": _json(_ref("Link"))}
+        responses["202"] = {
+            "description": "A restore is running (`restore_in_progress`)",
+            "headers": {"Retry-After": _HEADERS["Retry-After"]},
+            "content": _json(_ref("Problem"), PROBLEM),
+        }
+    elif route.success == 204:
+        responses["204"] = {"description": "Done"}
+    elif route.operation_id == "restoreDocument":
+        responses["202"] = {
+            "description": "Restoring; poll the document after Retry-After",
+            "headers": {
+                "Location": _HEADERS["Location"],
+                "Retry-After": _HEADERS["Retry-After"],
+                **ok_headers,
+            },
+            "content": _json(_ref("Document")),
+        }
+        responses["200"] = {
+            "description": description,
+            "headers": ok_headers,
+            "content": _json(_ref("Document")),
+        }
+    elif route.operation_id == "replaceDocument":
+        responses["200"] = {
+            "description": description,
+            "headers": ok_headers,
+            "content": _json(_ref("Document")),
+        }
+        responses["202"] = {
+            "description": "Accepted; upload the new content as instructed",
+            "headers": ok_headers,
+            "content": _json(_ref("Document")),
+        }
+    else:
+        headers = dict(ok_headers)
+        if route.success == 201:
+            headers["Location"] = _HEADERS["Location"]
+        responses[str(route.success)] = {
+            "description": description,
+            "content": _json(_ref(schema_name)),
+        }
+        if headers:
+            responses[str(route.success)]["headers"] = headers
+    if route.operation_id == "healthcheck":
+        responses["503"] = _problem("A dependency is down (`?deep=true`)")
+    responses["default"] = _problem("A problem document (see `code`)")
+    return responses
+
+
+@functools.cache
+def _paths() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        item = paths.setdefault(route.path, {})
+        if "{id}" in route.path and "parameters" not in item:
+            item["parameters"] = [
+                {
+                    "name": "id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": f"^{ULID_PATTERN}$"},
+                }
+            ]
+        item[route.method.lower()] = _operation(route)
+    return paths
+
+
+def openapi_document(*, server: str = "/") -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every route."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "KumoCMS",
+            "version": __version__,
+            "description": (
+                "A document store: upload, describe, download, archive to Glacier and restore. "
+                "Errors are RFC 9457 problem details with a stable `code`."
+            ),
+        },
+        "servers": [{"url": server}],
+        "security": [{"apiKey": []}],
+        "components": {
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "`Authorization: Bearer <api key>`",
+                }
+            },
+            "schemas": SCHEMAS,
+        },
+        "paths": _paths(),
+    }

@@ -1,0 +1,147 @@
+"""Entrypoints layer: the Lambda functions — handler strings, triggers, ports and variables.
+
+Terraform's functions, environment variables and roles are checked against this list; each
+function module wires itself from it.
+"""
+
+from __future__ import annotations
+
+import json
+from types import MappingProxyType
+
+import attrs
+
+from entrypoints.bootstrap import Needs
+from entrypoints.http.routes import ROUTES
+
+TUNING_VARIABLES = (
+    "LOG_LEVEL",
+    "SERVICE_NAME",
+    "LIST_SHARDS",
+    "PRESIGN_TTL_SECONDS",
+)
+"""Optional variables every function reads (defaults apply when absent)."""
+UPLOAD_VARIABLES = (
+    "DIRECT_UPLOAD_LIMIT",
+    "MULTIPART_THRESHOLD",
+    "MULTIPART_PART_SIZE",
+    "PENDING_UPLOAD_TTL_SECONDS",
+    "CORS_ALLOWED_ORIGINS",
+)
+
+
+@attrs.frozen(kw_only=True)
+class Function:
+    """One Lambda function built from the shared zip."""
+
+    name: str
+    trigger: str
+    """`http` (API Gateway proxy), `authorizer`, `sqs` (ingest queue) or `schedule`."""
+    needs: Needs
+    optional_variables: tuple[str, ...] = TUNING_VARIABLES
+    extra_required: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def handler(self) -> str:
+        """The Lambda handler string."""
+        return f"entrypoints.functions.{self.name}.handler"
+
+    @property
+    def required_variables(self) -> tuple[str, ...]:
+        """Environment variables the function cannot start without (besides AWS_REGION)."""
+        from entrypoints.settings import VARIABLES  # noqa: PLC0415 - avoids a cycle
+
+        names = [VARIABLES[n] for n in (*self.needs.required_settings(), *self.extra_required)]
+        return tuple(dict.fromkeys(names))
+
+
+FUNCTIONS = MappingProxyType(
+    {
+        f.name: f
+        for f in (
+            Function(
+                name="documents_read",
+                trigger="http",
+                needs=Needs(blobs=True, documents=True),
+                description="Document reads and presigned downloads",
+            ),
+            Function(
+                name="documents_write",
+                trigger="http",
+                needs=Needs(blobs=True, documents=True, events=True, idempotency=True),
+                optional_variables=TUNING_VARIABLES + UPLOAD_VARIABLES,
+                description="Uploads, patches, replaces, deletes, archive and restore",
+            ),
+            Function(
+                name="users",
+                trigger="http",
+                needs=Needs(users=True, events=True, idempotency=True),
+                description="User and API key management (admin)",
+            ),
+            Function(
+                name="meta",
+                trigger="http",
+                needs=Needs(blobs=True, documents=True),
+                description="Health check, OpenAPI document, the caller",
+            ),
+            Function(
+                name="authorizer",
+                trigger="authorizer",
+                needs=Needs(users=True),
+                description="REQUEST authorizer for Authorization: Bearer <key>",
+            ),
+            Function(
+                name="ingest",
+                trigger="sqs",
+                needs=Needs(blobs=True, documents=True, events=True),
+                optional_variables=(*TUNING_VARIABLES, "PENDING_UPLOAD_TTL_SECONDS"),
+                description="Applies S3 events from the ingest queue",
+            ),
+            Function(
+                name="dlq_retry",
+                trigger="schedule",
+                needs=Needs(blobs=True, documents=True, events=True, sqs=True),
+                extra_required=("bucket", "ingest_dlq_url", "parking_queue_url"),
+                optional_variables=(*TUNING_VARIABLES, "DLQ_MAX_RETRIES"),
+                description="Re-drives the ingest DLQ; parks poison messages",
+            ),
+            Function(
+                name="reconcile",
+                trigger="schedule",
+                needs=Needs(blobs=True, documents=True, events=True),
+                optional_variables=(*TUNING_VARIABLES, "PENDING_UPLOAD_TTL_SECONDS"),
+                description="Expires lost uploads, settles stuck restores",
+            ),
+        )
+    }
+)
+
+
+def routes_json() -> str:
+    """`terraform/modules/kumocms/routes.json`: what the REST API needs to know per route."""
+    routes = [
+        {
+            "method": route.method,
+            "path": route.path,
+            "function": route.function,
+            "authorized": route.authorized,
+        }
+        for route in ROUTES
+    ]
+    functions = [
+        {
+            "name": f.name,
+            "handler": f.handler,
+            "trigger": f.trigger,
+            "description": f.description,
+            "required_variables": list(f.required_variables),
+            "optional_variables": list(f.optional_variables),
+        }
+        for f in FUNCTIONS.values()
+    ]
+    return json.dumps({"routes": routes, "functions": functions}, indent=2) + "\n"
+
+
+if __name__ == "__main__":
+    print(routes_json(), end="")  # noqa: T201 - `python -m entrypoints.manifest > routes.json`

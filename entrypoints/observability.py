@@ -1,0 +1,127 @@
+"""Entrypoints layer: structured JSON logs and CloudWatch Embedded Metric Format counters.
+
+structlog is configured once per process. Every invocation starts by clearing the context
+(warm containers reuse the process) and binding the request id and the cold-start flag. Logs go
+to stdout in Lambda (CloudWatch reads it) and to stderr in the local stack.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+import structlog
+
+_configured = False
+_cold = True
+_output: TextIO | None = None
+_current: contextvars.ContextVar[Metrics | None] = contextvars.ContextVar("metrics", default=None)
+NAMESPACE = "KumoCMS"
+
+
+def configure_logging(level: str = "INFO", *, stream: TextIO | None = None) -> None:
+    """Configure structlog for JSON lines (once; later calls only change nothing)."""
+    global _configured, _output  # noqa: PLW0603 - process-wide, configured once
+    if _configured:
+        return
+    _output = stream
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(sort_keys=False),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level, logging.INFO)
+        ),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
+        cache_logger_on_first_use=True,
+    )
+    _configured = True
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger (key-value events, never f-strings)."""
+    return structlog.get_logger(name)
+
+
+@contextmanager
+def invocation(function: str, context: object) -> Iterator[Metrics]:
+    """Bind per-invocation log context and collect metrics flushed when the invocation ends."""
+    global _cold
+    cold, _cold = _cold, False
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(
+        function=function,
+        request_id=getattr(context, "aws_request_id", None),
+        cold_start=cold,
+    )
+    metrics = Metrics(function)
+    token = _current.set(metrics)
+    try:
+        yield metrics
+    finally:
+        _current.reset(token)
+        metrics.flush()
+
+
+def count(name: str, value: int = 1) -> None:
+    """Add to a counter of the current invocation (nothing outside an invocation)."""
+    metrics = _current.get()
+    if metrics is not None:
+        metrics.count(name, value)
+
+
+class CountingEventBus:
+    """Wraps an event bus and counts every published domain event by name."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def publish(self, events: Any) -> None:
+        """Publish, then count what was published."""
+        self._inner.publish(events)
+        for event in events:
+            count(event.name)
+
+
+class Metrics:
+    """Counters of one invocation, written as one EMF line (only when something was counted)."""
+
+    def __init__(self, function: str) -> None:
+        self._function = function
+        self._counts: Counter[str] = Counter()
+
+    def count(self, name: str, value: int = 1) -> None:
+        """Add to a counter."""
+        self._counts[name] += value
+
+    def flush(self) -> None:
+        """Write the EMF document and reset."""
+        if not self._counts:
+            return
+        document: dict[str, Any] = {
+            "_aws": {
+                "Timestamp": int(time.time() * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": NAMESPACE,
+                        "Dimensions": [["function"]],
+                        "Metrics": [{"Name": name, "Unit": "Count"} for name in self._counts],
+                    }
+                ],
+            },
+            "function": self._function,
+            **self._counts,
+        }
+        print(json.dumps(document, separators=(",", ":")), file=_output or sys.stdout)
+        self._counts.clear()

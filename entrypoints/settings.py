@@ -1,0 +1,141 @@
+"""Entrypoints layer: settings parsed once from the environment into a frozen object."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+import attrs
+
+from kumocms.settings import Settings
+
+
+class ConfigurationError(Exception):
+    """The environment lacks a variable the function needs, or holds a malformed value."""
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    return timedelta(seconds=_int(environ, name, int(default.total_seconds())))
+
+
+def _optional(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name, "").strip()
+    return value or None
+
+
+VARIABLES = {
+    "documents_table": "DOCUMENTS_TABLE",
+    "users_table": "USERS_TABLE",
+    "bucket": "S3_BUCKET",
+    "event_bus": "EVENT_BUS_NAME",
+    "ingest_queue_url": "INGEST_QUEUE_URL",
+    "ingest_dlq_url": "INGEST_DLQ_URL",
+    "parking_queue_url": "PARKING_QUEUE_URL",
+}
+"""Setting name -> environment variable, for the values a function may require."""
+
+
+@attrs.frozen(kw_only=True)
+class EnvSettings:
+    """Everything a function reads from its environment, validated once at cold start."""
+
+    region: str
+    documents_table: str | None = None
+    users_table: str | None = None
+    bucket: str | None = None
+    event_bus: str | None = None
+    ingest_queue_url: str | None = None
+    ingest_dlq_url: str | None = None
+    parking_queue_url: str | None = None
+    dlq_max_retries: int = 5
+    list_shards: int = 16
+    endpoint_url: str | None = None
+    cors_allowed_origins: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    service_name: str = "kumocms"
+    domain: Settings = attrs.field(factory=Settings)
+
+    @classmethod
+    def from_environ(
+        cls, environ: Mapping[str, str], *, required: tuple[str, ...] = ()
+    ) -> EnvSettings:
+        """Parse the environment; `required` names settings (see VARIABLES) that must be set.
+
+        Raises:
+            ConfigurationError: a required variable is missing or a value is malformed; the
+                message names the variable.
+        """
+        missing = [VARIABLES[name] for name in required if not _optional(environ, VARIABLES[name])]
+        if missing:
+            raise ConfigurationError(f"missing environment variable(s): {', '.join(missing)}")
+        region = _optional(environ, "AWS_REGION") or _optional(environ, "AWS_DEFAULT_REGION")
+        if region is None:
+            raise ConfigurationError("missing environment variable(s): AWS_REGION")
+        defaults = Settings()
+        try:
+            domain = Settings(
+                direct_upload_limit=_int(
+                    environ, "DIRECT_UPLOAD_LIMIT", defaults.direct_upload_limit
+                ),
+                multipart_threshold=_int(
+                    environ, "MULTIPART_THRESHOLD", defaults.multipart_threshold
+                ),
+                part_size=_int(environ, "MULTIPART_PART_SIZE", defaults.part_size),
+                presign_ttl=_seconds(environ, "PRESIGN_TTL_SECONDS", defaults.presign_ttl),
+                pending_upload_ttl=_seconds(
+                    environ, "PENDING_UPLOAD_TTL_SECONDS", defaults.pending_upload_ttl
+                ),
+                restore_poll_interval=(
+                    _seconds(environ, "RESTORE_POLL_SECONDS", timedelta(seconds=60))
+                    if _optional(environ, "RESTORE_POLL_SECONDS")
+                    else None
+                ),
+            )
+        except ValueError as error:
+            raise ConfigurationError(str(error)) from None
+        origins = tuple(
+            origin.strip()
+            for origin in environ.get("CORS_ALLOWED_ORIGINS", "").split(",")
+            if origin.strip()
+        )
+        return cls(
+            region=region,
+            documents_table=_optional(environ, "DOCUMENTS_TABLE"),
+            users_table=_optional(environ, "USERS_TABLE"),
+            bucket=_optional(environ, "S3_BUCKET"),
+            event_bus=_optional(environ, "EVENT_BUS_NAME"),
+            ingest_queue_url=_optional(environ, "INGEST_QUEUE_URL"),
+            ingest_dlq_url=_optional(environ, "INGEST_DLQ_URL"),
+            parking_queue_url=_optional(environ, "PARKING_QUEUE_URL"),
+            dlq_max_retries=_int(environ, "DLQ_MAX_RETRIES", 5),
+            list_shards=_int(environ, "LIST_SHARDS", 16),
+            endpoint_url=_optional(environ, "KUMOCMS_AWS_ENDPOINT_URL"),
+            cors_allowed_origins=origins,
+            log_level=(_optional(environ, "LOG_LEVEL") or "INFO").upper(),
+            service_name=_optional(environ, "SERVICE_NAME") or "kumocms",
+            domain=domain,
+        )
+
+    def require(self, name: str) -> str:
+        """A setting the caller cannot work without.
+
+        Raises:
+            ConfigurationError: it is not set.
+        """
+        value = getattr(self, name)
+        if not value:
+            raise ConfigurationError(f"missing environment variable(s): {VARIABLES[name]}")
+        return str(value)

@@ -1,0 +1,82 @@
+"""Entrypoints layer: EventBridge S3 events (as AWS documents them, and as moto sends them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote_plus
+
+from kumocms.usecases.ingest import (
+    ObjectCreated,
+    RestoreCompleted,
+    RestoreExpired,
+    RestoreInitiated,
+    StorageEvent,
+)
+
+DETAIL_TYPES = (
+    "Object Created",
+    "Object Restore Initiated",
+    "Object Restore Completed",
+    "Object Restore Expired",
+)
+COPY_REASONS = frozenset({"CopyObject"})
+
+
+class MalformedEventError(ValueError):
+    """The message is not an EventBridge S3 event this service can read."""
+
+
+def parse_storage_event(event: Mapping[str, Any], *, bucket: str) -> StorageEvent | None:
+    """The storage event in an EventBridge S3 event, or None when it is not for us.
+
+    Keys arrive URL-encoded on AWS and raw from moto; our key alphabet makes decoding safe
+    for both. Moto's variants (`eTag`, reason `ObjectCreated`) are accepted.
+
+    Raises:
+        MalformedEventError: an S3 event without the fields AWS documents.
+    """
+    if event.get("source") != "aws.s3" or event.get("detail-type") not in DETAIL_TYPES:
+        return None
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise MalformedEventError("the event has no detail")
+    bucket_name = (detail.get("bucket") or {}).get("name")
+    if bucket_name != bucket:
+        return None
+    obj = detail.get("object")
+    if not isinstance(obj, Mapping) or not isinstance(obj.get("key"), str):
+        raise MalformedEventError("the event names no object key")
+    key = unquote_plus(obj["key"])
+    occurred_at = _time(event.get("time"))
+    kind = event["detail-type"]
+    if kind == "Object Created":
+        size = obj.get("size")
+        return ObjectCreated(
+            key=key,
+            occurred_at=occurred_at,
+            size=size if isinstance(size, int) else None,
+            sequencer=obj.get("sequencer") if isinstance(obj.get("sequencer"), str) else None,
+            is_copy=detail.get("reason") in COPY_REASONS,
+        )
+    if kind == "Object Restore Initiated":
+        return RestoreInitiated(key=key, occurred_at=occurred_at)
+    if kind == "Object Restore Completed":
+        expiry = detail.get("restore-expiry-time")
+        return RestoreCompleted(
+            key=key,
+            occurred_at=occurred_at,
+            expires_at=_time(expiry) if isinstance(expiry, str) else None,
+        )
+    return RestoreExpired(key=key, occurred_at=occurred_at)
+
+
+def _time(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise MalformedEventError("the event has no time")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedEventError("the event time is not ISO-8601") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
