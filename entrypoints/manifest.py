@@ -103,7 +103,11 @@ FUNCTIONS = MappingProxyType(
                 trigger="schedule",
                 needs=Needs(blobs=True, documents=True, events=True, sqs=True),
                 extra_required=("bucket", "ingest_dlq_url", "parking_queue_url"),
-                optional_variables=(*TUNING_VARIABLES, "DLQ_MAX_RETRIES"),
+                optional_variables=(
+                    *TUNING_VARIABLES,
+                    "DLQ_MAX_RETRIES",
+                    "DLQ_RETRY_DELAY_SECONDS",
+                ),
                 description="Re-drives the ingest DLQ; parks poison messages",
             ),
             Function(

@@ -61,6 +61,7 @@ class EnvSettings:
     ingest_dlq_url: str | None = None
     parking_queue_url: str | None = None
     dlq_max_retries: int = 5
+    dlq_retry_delay_seconds: int = 30
     list_shards: int = 16
     endpoint_url: str | None = None
     cors_allowed_origins: tuple[str, ...] = ()
@@ -121,6 +122,7 @@ class EnvSettings:
             ingest_dlq_url=_optional(environ, "INGEST_DLQ_URL"),
             parking_queue_url=_optional(environ, "PARKING_QUEUE_URL"),
             dlq_max_retries=_int(environ, "DLQ_MAX_RETRIES", 5),
+            dlq_retry_delay_seconds=_int(environ, "DLQ_RETRY_DELAY_SECONDS", 30, minimum=0),
             list_shards=_int(environ, "LIST_SHARDS", 16),
             endpoint_url=_optional(environ, "KUMOCMS_AWS_ENDPOINT_URL"),
             cors_allowed_origins=origins,

@@ -32,7 +32,8 @@ def parse_storage_event(event: Mapping[str, Any], *, bucket: str) -> StorageEven
     """The storage event in an EventBridge S3 event, or None when it is not for us.
 
     Keys arrive URL-encoded on AWS and raw from moto; our key alphabet makes decoding safe
-    for both. Moto's variants (`eTag`, reason `ObjectCreated`) are accepted.
+    for both. Moto's variants (`eTag`, reason `ObjectCreated`, `time` in epoch seconds) are
+    accepted.
 
     Raises:
         MalformedEventError: an S3 event without the fields AWS documents.
@@ -73,6 +74,8 @@ def parse_storage_event(event: Mapping[str, Any], *, bucket: str) -> StorageEven
 
 
 def _time(value: object) -> datetime:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=UTC)  # moto sends epoch seconds
     if not isinstance(value, str):
         raise MalformedEventError("the event has no time")
     try:

@@ -45,6 +45,7 @@ def make_dlq_retry_handler(get_runtime: Callable[[], Runtime]) -> Callable[..., 
         bucket = settings.require("bucket")
         sqs = runtime.sqs
         tally = {"processed": 0, "requeued": 0, "parked": 0}
+        requeued: set[str] = set()
         with invocation("dlq_retry", context):
             for _ in range(MAX_BATCHES):
                 remaining = getattr(context, "get_remaining_time_in_millis", None)
@@ -56,11 +57,23 @@ def make_dlq_retry_handler(get_runtime: Callable[[], Runtime]) -> Callable[..., 
                     WaitTimeSeconds=0,
                     MessageAttributeNames=["All"],
                 ).get("Messages", [])
-                if not batch:
-                    break
+                fresh = [m for m in batch if m["MessageId"] not in requeued]
                 for message in batch:
-                    outcome = _retry(runtime, message, dlq=dlq, parking=parking, bucket=bucket)
+                    if message["MessageId"] in requeued:  # one attempt per run: leave it
+                        sqs.change_message_visibility(
+                            QueueUrl=dlq,
+                            ReceiptHandle=message["ReceiptHandle"],
+                            VisibilityTimeout=0,
+                        )
+                if not fresh:
+                    break
+                for message in fresh:
+                    outcome, new_id = _retry(
+                        runtime, message, dlq=dlq, parking=parking, bucket=bucket
+                    )
                     tally[outcome] += 1
+                    if new_id is not None:
+                        requeued.add(new_id)
                     sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
             for name, value in tally.items():
                 count(f"Dlq{name.title()}", value)
@@ -72,18 +85,21 @@ def make_dlq_retry_handler(get_runtime: Callable[[], Runtime]) -> Callable[..., 
 
 def _retry(
     runtime: Runtime, message: Mapping[str, Any], *, dlq: str, parking: str, bucket: str
-) -> str:
-    """Process one message; return what happened. The caller deletes it afterwards."""
+) -> tuple[str, str | None]:
+    """Process one message; return what happened and the id of a re-queued copy.
+
+    The caller deletes the message afterwards.
+    """
     retries = retries_of(message) + 1
     try:
         process_message(runtime.ports, str(message.get("Body")), bucket=bucket)
     except Exception as error:  # noqa: BLE001 - counted, re-queued or parked, never dropped
         max_retries = runtime.settings.dlq_max_retries
         target, outcome = (parking, "parked") if retries >= max_retries else (dlq, "requeued")
-        runtime.sqs.send_message(
+        sent = runtime.sqs.send_message(
             QueueUrl=target,
             MessageBody=str(message.get("Body")),
-            DelaySeconds=0 if target == parking else min(900, 30 * 2**retries),
+            DelaySeconds=0 if target == parking else _delay(runtime, retries),
             MessageAttributes={
                 RETRIES_ATTRIBUTE: {"DataType": "Number", "StringValue": str(retries)},
                 ERROR_ATTRIBUTE: {"DataType": "String", "StringValue": type(error).__name__},
@@ -96,8 +112,13 @@ def _retry(
             outcome=outcome,
             error_type=type(error).__name__,
         )
-        return outcome
-    return "processed"
+        return outcome, sent["MessageId"] if target == dlq else None
+    return "processed", None
+
+
+def _delay(runtime: Runtime, retries: int) -> int:
+    """Exponential backoff for a re-queued message, within SQS's 15-minute maximum."""
+    return min(900, runtime.settings.dlq_retry_delay_seconds * int(2 ** (retries - 1)))
 
 
 wiring = Wiring(FUNCTIONS["dlq_retry"].needs)

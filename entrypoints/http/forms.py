@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 import attrs
 
@@ -71,9 +72,10 @@ def _parse_part(chunk: bytes) -> FormPart:
     filename = params.get("filename")
     extended = params.get("filename*")
     if extended and extended.lower().startswith("utf-8''"):
-        from urllib.parse import unquote  # noqa: PLC0415 - rare (RFC 5987 file names)
-
-        filename = unquote(extended[7:], encoding="utf-8", errors="strict")
+        try:
+            filename = unquote(extended[7:], encoding="utf-8", errors="strict")
+        except UnicodeDecodeError:
+            raise HttpError(400, "validation_failed", "filename* is not UTF-8") from None
     return FormPart(
         name=name, filename=filename, content_type=headers.get("content-type"), data=data
     )

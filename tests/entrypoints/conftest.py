@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -110,8 +110,54 @@ class Api:
         return reply.json
 
 
+FORBIDDEN_IN_RESPONSES = (
+    "Traceback",
+    'File "',
+    "Error(",
+    "botocore",
+    "boto3",
+    "ClientError",
+    "kumocms-test",
+    "kumocms-documents",
+    "kumocms-users",
+    "arn:aws",
+    "sqs.",
+    ".py",
+    "line ",
+)
+
+
+def _scrub(value: Any) -> Any:
+    """A response body without the parts that may name the bucket: presigned URLs and forms."""
+    if isinstance(value, dict):
+        return {
+            k: _scrub(v)
+            for k, v in value.items()
+            if k not in ("url", "download", "upload", "parts", "fields", "api_key")
+        }
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def scan_for_leaks(api: Api) -> None:
+    """No response carries exception text, tracebacks, AWS resource names or raw keys."""
+    raw_keys = list(api.keys.values())
+    for reply in api.replies:
+        try:
+            text = json.dumps(_scrub(json.loads(reply.body))) if reply.body else ""
+        except ValueError:
+            text = reply.body.decode("utf-8", "replace")
+        headers = {k: v for k, v in reply.headers.items() if k != "Location"}
+        for forbidden in FORBIDDEN_IN_RESPONSES:
+            assert forbidden not in text, (forbidden, text[:300])
+            assert forbidden not in json.dumps(headers), (forbidden, headers)
+        for key in raw_keys:
+            assert key not in text
+
+
 @pytest.fixture
-def api() -> Api:
+def api() -> Iterator[Api]:
     clock = ManualClock()
     ports = in_memory_ports(
         clock=clock, settings=Settings(restore_poll_interval=timedelta(seconds=2))
@@ -140,4 +186,5 @@ def api() -> Api:
     for role in (Role.EDITOR, Role.READER):
         issued = create_user(ports, admin, name=role.value, role=role)
         client.keys[role.value] = issued.api_key
-    return client
+    yield client
+    scan_for_leaks(client)

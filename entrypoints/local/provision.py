@@ -1,0 +1,182 @@
+"""Entrypoints layer: create, on an AWS emulator, the resources the Terraform module creates.
+
+Bucket (versioning, EventBridge notifications, CORS, lifecycle), the two tables with their
+indexes and TTL, the domain-event bus, the ingest queue with its DLQ and the parking queue, and
+the rule that routes this bucket's events from the default bus to the ingest queue. A test
+compares these definitions with the Terraform module's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+
+from adapters.dynamodb import TTL_ATTRIBUTE, documents_table_spec, users_table_spec
+from entrypoints.storage_events import DETAIL_TYPES
+
+INGEST_VISIBILITY_SECONDS = 30
+"""Short locally so failed records come back quickly (AWS: at least 6x the function timeout)."""
+MAX_RECEIVE_COUNT = 3
+NONCURRENT_VERSION_DAYS = 7
+ABORT_MULTIPART_DAYS = 7
+
+
+@attrs.frozen(kw_only=True)
+class Resources:
+    """Names and addresses of everything provisioned."""
+
+    region: str
+    bucket: str
+    documents_table: str
+    users_table: str
+    event_bus: str
+    ingest_queue_url: str
+    ingest_dlq_url: str
+    parking_queue_url: str
+    s3_rule: str
+
+    def environment(self) -> dict[str, str]:
+        """The environment variables the Lambda functions read."""
+        return {
+            "AWS_REGION": self.region,
+            "S3_BUCKET": self.bucket,
+            "DOCUMENTS_TABLE": self.documents_table,
+            "USERS_TABLE": self.users_table,
+            "EVENT_BUS_NAME": self.event_bus,
+            "INGEST_QUEUE_URL": self.ingest_queue_url,
+            "INGEST_DLQ_URL": self.ingest_dlq_url,
+            "PARKING_QUEUE_URL": self.parking_queue_url,
+        }
+
+
+def s3_event_pattern(bucket: str) -> dict[str, Any]:
+    """The rule pattern: this bucket's object and restore events."""
+    return {
+        "source": ["aws.s3"],
+        "detail-type": list(DETAIL_TYPES),
+        "detail": {"bucket": {"name": [bucket]}},
+    }
+
+
+def lifecycle_rules(noncurrent_days: int = NONCURRENT_VERSION_DAYS) -> list[dict[str, Any]]:
+    """Abort stale multipart uploads, expire noncurrent versions and lone delete markers."""
+    return [
+        {
+            "ID": "abort-incomplete-multipart-uploads",
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_MULTIPART_DAYS},
+        },
+        {
+            "ID": "expire-noncurrent-versions",
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": noncurrent_days},
+            "Expiration": {"ExpiredObjectDeleteMarker": True},
+        },
+    ]
+
+
+def provision(
+    session: Any, *, prefix: str = "kumocms", endpoint_url: str | None = None
+) -> Resources:
+    """Create every resource (idempotent enough for a fresh emulator) and return their names."""
+    region = session.region_name
+    clients = {
+        name: session.client(name, endpoint_url=endpoint_url)
+        for name in ("s3", "dynamodb", "events", "sqs")
+    }
+    s3, dynamodb, events, sqs = (clients[n] for n in ("s3", "dynamodb", "events", "sqs"))
+    bucket = f"{prefix}-documents"
+    location = (
+        {}
+        if region == "us-east-1"
+        else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    )
+    s3.create_bucket(Bucket=bucket, **location)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    s3.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedMethods": ["GET", "PUT", "POST"],
+                    "AllowedOrigins": ["*"],
+                    "AllowedHeaders": ["*"],
+                    "ExposeHeaders": ["ETag"],
+                    "MaxAgeSeconds": 3600,
+                }
+            ]
+        },
+    )
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": lifecycle_rules()}
+    )
+    documents_table = f"{prefix}-documents"
+    users_table = f"{prefix}-users"
+    for spec in (documents_table_spec(documents_table), users_table_spec(users_table)):
+        dynamodb.create_table(**spec)
+    dynamodb.update_time_to_live(
+        TableName=documents_table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )
+    bus = prefix
+    events.create_event_bus(Name=bus)
+    parking_url = sqs.create_queue(QueueName=f"{prefix}-ingest-parking")["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName=f"{prefix}-ingest-dlq")["QueueUrl"]
+    dlq_arn = _queue_arn(sqs, dlq_url)
+    ingest_url = sqs.create_queue(
+        QueueName=f"{prefix}-ingest",
+        Attributes={
+            "VisibilityTimeout": str(INGEST_VISIBILITY_SECONDS),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+            ),
+        },
+    )["QueueUrl"]
+    ingest_arn = _queue_arn(sqs, ingest_url)
+    rule = f"{prefix}-s3-events"
+    rule_arn = events.put_rule(
+        Name=rule, EventPattern=json.dumps(s3_event_pattern(bucket)), State="ENABLED"
+    )["RuleArn"]
+    sqs.set_queue_attributes(
+        QueueUrl=ingest_url,
+        Attributes={
+            "Policy": json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "events.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": ingest_arn,
+                            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+                        }
+                    ],
+                }
+            )
+        },
+    )
+    events.put_targets(Rule=rule, Targets=[{"Id": "ingest-queue", "Arn": ingest_arn}])
+    return Resources(
+        region=region,
+        bucket=bucket,
+        documents_table=documents_table,
+        users_table=users_table,
+        event_bus=bus,
+        ingest_queue_url=ingest_url,
+        ingest_dlq_url=dlq_url,
+        parking_queue_url=parking_url,
+        s3_rule=rule,
+    )
+
+
+def _queue_arn(sqs: Any, url: str) -> str:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return str(attributes["Attributes"]["QueueArn"])
