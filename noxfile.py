@@ -50,3 +50,15 @@ def unit_313(session: nox.Session) -> None:
     """The unit tests on Python 3.13 (the Lambda runtime's version)."""
     session.install("-e", DEV)
     _pytest(session, "tests/unit")
+
+
+@nox.session
+def serve(session: nox.Session) -> None:
+    """Run KumoCMS locally on the embedded AWS emulator (`nox -s serve -- --port 9000`)."""
+    import os
+
+    session.install("-e", ".[dev]")
+    executable = os.path.join(session.bin, "kumocms")
+    # Replace nox's process with the server: stdout stays the server's own (its first two
+    # lines are the URL and the admin key) and SIGINT/SIGTERM reach it directly.
+    os.execv(executable, [executable, "serve", *session.posargs])
