@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -55,10 +58,8 @@ def unit_313(session: nox.Session) -> None:
 @nox.session
 def serve(session: nox.Session) -> None:
     """Run KumoCMS locally on the embedded AWS emulator (`nox -s serve -- --port 9000`)."""
-    import os
-
     session.install("-e", ".[dev]")
-    executable = os.path.join(session.bin, "kumocms")
+    executable = str(Path(session.bin) / "kumocms")
     # Replace nox's process with the server: stdout stays the server's own (its first two
     # lines are the URL and the admin key) and SIGINT/SIGTERM reach it directly.
     os.execv(executable, [executable, "serve", *session.posargs])

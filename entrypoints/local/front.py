@@ -12,6 +12,9 @@ from entrypoints.http.problems import problem_document
 from entrypoints.local.gateway import MAX_REQUEST_BYTES, Gateway, GatewayResponse
 
 Observer = Callable[[str, str, int], None]
+DISCARD_LIMIT = 64 * 1024 * 1024
+"""Oversized bodies up to this size are read and dropped before the 413; larger ones are
+answered at once and the connection closed."""
 
 
 class _FrontHandler(BaseHTTPRequestHandler):
@@ -71,8 +74,18 @@ class _FrontHandler(BaseHTTPRequestHandler):
             return b"".join(chunks)
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_REQUEST_BYTES:
+            self._discard(length)
             return None
         return self.rfile.read(length) if length > 0 else b""
+
+    def _discard(self, length: int) -> None:
+        """Read and drop an oversized body (up to a bound) so the client sees the 413."""
+        remaining = min(length, DISCARD_LIMIT)
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 1024 * 1024))
+            if not chunk:
+                break
+            remaining -= len(chunk)
 
     def _send(self, response: GatewayResponse, *, close: bool = False) -> None:
         self.send_response(response.status)

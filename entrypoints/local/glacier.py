@@ -47,6 +47,21 @@ def install(delay_seconds: float) -> None:
     FakeKey.restore = restore  # type: ignore[method-assign,assignment]
 
 
+def uninstall() -> None:
+    """Give moto its own restore behaviour back (tests share the process with other moto use)."""
+    global _original_restore  # noqa: PLW0603
+    if _original_restore is None:
+        return
+    from moto.moto_api import state_manager  # noqa: PLC0415
+    from moto.s3.models import FakeKey  # noqa: PLC0415
+
+    FakeKey.restore = _original_restore  # type: ignore[method-assign]
+    _original_restore = None
+    state_manager.unset_transition("s3::keyrestore")
+    with _lock:
+        _held.clear()
+
+
 def release_due() -> int:
     """Complete every held restore whose delay has passed; return how many."""
     from moto.s3 import notifications  # noqa: PLC0415

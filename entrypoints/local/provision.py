@@ -80,9 +80,14 @@ def lifecycle_rules(noncurrent_days: int = NONCURRENT_VERSION_DAYS) -> list[dict
 
 
 def provision(
-    session: Any, *, prefix: str = "kumocms", endpoint_url: str | None = None
+    session: Any,
+    *,
+    prefix: str = "kumocms",
+    endpoint_url: str | None = None,
+    visibility_timeout: int = INGEST_VISIBILITY_SECONDS,
+    max_receive_count: int = MAX_RECEIVE_COUNT,
 ) -> Resources:
-    """Create every resource (idempotent enough for a fresh emulator) and return their names."""
+    """Create every resource on a fresh emulator and return their names."""
     region = session.region_name
     clients = {
         name: session.client(name, endpoint_url=endpoint_url)
@@ -133,9 +138,9 @@ def provision(
     ingest_url = sqs.create_queue(
         QueueName=f"{prefix}-ingest",
         Attributes={
-            "VisibilityTimeout": str(INGEST_VISIBILITY_SECONDS),
+            "VisibilityTimeout": str(visibility_timeout),
             "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
             ),
         },
     )["QueueUrl"]

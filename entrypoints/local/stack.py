@@ -12,6 +12,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -51,6 +52,10 @@ class StackOptions:
     dlq_retry_every: float = 30.0
     reconcile_every: float = 60.0
     cors_allowed_origins: tuple[str, ...] = ("*",)
+    ingest_visibility_timeout: int = 30
+    max_receive_count: int = 3
+    environment: Mapping[str, str] = attrs.field(factory=dict)
+    """Extra function environment (e.g. MULTIPART_THRESHOLD, DLQ_MAX_RETRIES) for tests."""
 
 
 class LocalStack:
@@ -99,13 +104,19 @@ class LocalStack:
             aws_access_key_id=FAKE_KEY_ID,
             aws_secret_access_key=FAKE_SECRET,
         )
-        self.resources = provision(session, endpoint_url=endpoint)
+        self.resources = provision(
+            session,
+            endpoint_url=endpoint,
+            visibility_timeout=options.ingest_visibility_timeout,
+            max_receive_count=options.max_receive_count,
+        )
         environ = {
             **self.resources.environment(),
             "KUMOCMS_AWS_ENDPOINT_URL": endpoint,
             "RESTORE_POLL_SECONDS": str(max(1, math.ceil(options.restore_delay))),
             "DLQ_RETRY_DELAY_SECONDS": "5",
             "CORS_ALLOWED_ORIGINS": ",".join(options.cors_allowed_origins),
+            **options.environment,
         }
         for name, function in FUNCTIONS.items():
             settings = EnvSettings.from_environ(
@@ -206,3 +217,4 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        glacier.uninstall()
