@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import subprocess
 from pathlib import Path
 
 import nox
@@ -63,3 +65,49 @@ def serve(session: nox.Session) -> None:
     # Replace nox's process with the server: stdout stays the server's own (its first two
     # lines are the URL and the admin key) and SIGINT/SIGTERM reach it directly.
     os.execv(executable, [executable, "serve", *session.posargs])
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Schemathesis against the local stack's served OpenAPI document (bounded; see
+    schemathesis.toml for the checks and the reasons for every exclusion)."""
+    session.install("-e", ".[dev]", "schemathesis>=4.0")
+    key = "fuzz-" + secrets.token_urlsafe(24)
+    server = subprocess.Popen(
+        [
+            str(Path(session.bin) / "kumocms"),
+            "serve",
+            "--port",
+            "0",
+            "--admin-key",
+            key,
+            "--restore-delay",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        if not url.startswith("http://"):
+            session.error("the local stack did not start")
+        max_examples = os.environ.get("FUZZ_MAX_EXAMPLES", "25")
+        session.run(
+            "schemathesis",
+            "run",
+            f"{url}/docs",
+            "--max-time",
+            "240",
+            f"--max-examples={max_examples}",
+            *session.posargs,
+            env={"KUMOCMS_API_KEY": key},
+        )
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        session.log("local stack stopped")

@@ -11,6 +11,7 @@ from kumocms.states import ArchiveState, RestoreTier, StorageClass
 from kumocms.users import Role
 
 PROBLEM = "application/problem+json"
+IF_MATCH_PATTERN = r'^(\*|(W/)?"?[0-9]{1,18}"?)?$'
 _TIME = {"type": "string", "format": "date-time"}
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 
@@ -207,6 +208,36 @@ _RESPONSE_SCHEMAS: dict[str, tuple[str, str]] = {
     "rotateKey": ("ApiKey", "The new key; the old one stops working"),
 }
 
+
+def _links(field: str, *operation_ids: str) -> dict[str, Any]:
+    return {
+        f"{operation_id[0].upper()}{operation_id[1:]}": {
+            "operationId": operation_id,
+            "parameters": {"id": f"$response.body#/{field}"},
+        }
+        for operation_id in operation_ids
+    }
+
+
+_LINKS = {
+    "uploadDocument": _links(
+        "document_id",
+        "getDocument",
+        "getDocumentContent",
+        "updateMetadata",
+        "replaceDocument",
+        "deleteDocument",
+        "archiveDocument",
+        "restoreDocument",
+        "issuePartUrls",
+        "completeUpload",
+    ),
+    "createUser": _links("user_id", "getUser"),
+}
+"""OpenAPI links: what a created resource's id can be used for (stateful API testers follow
+them). Changing, deleting or re-keying users is left out on purpose: a tester holding one admin
+key could otherwise lock itself out."""
+
 _HEADERS = {
     "ETag": {"description": "The document's version", "schema": {"type": "string"}},
     "Location": {"description": "Where the resource is", "schema": {"type": "string"}},
@@ -244,7 +275,7 @@ def _operation(route: Route) -> dict[str, Any]:
                 "in": "header",
                 "required": False,
                 "description": 'Proceed only if the document is at this version (`"3"`).',
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
             }
         )
     if route.idempotent_post:
@@ -267,7 +298,11 @@ def _operation(route: Route) -> dict[str, Any]:
 
 def _request_body(route: Route) -> dict[str, Any] | None:
     if route.operation_id == "updateMetadata":
-        patch = {"type": "object", "description": "An RFC 7396 merge patch of `metadata`."}
+        patch = {
+            "type": "object",
+            "description": "An RFC 7396 merge patch of `metadata` (null removes a key).",
+            "propertyNames": {"minLength": 1},
+        }
         return {
             "required": True,
             "content": {**_json(patch, "application/merge-patch+json"), **_json(patch)},
@@ -345,6 +380,9 @@ def _responses(route: Route) -> dict[str, Any]:
         }
         if headers:
             responses[str(route.success)]["headers"] = headers
+        links = _LINKS.get(route.operation_id)
+        if links:
+            responses[str(route.success)]["links"] = links
     if route.operation_id == "healthcheck":
         responses["503"] = _problem("A dependency is down (`?deep=true`)")
     responses["default"] = _problem("A problem document (see `code`)")

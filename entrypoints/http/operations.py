@@ -153,7 +153,7 @@ def if_match(call: Call) -> int | None:
         ValidationError: the header is not an entity tag this API issues.
     """
     raw = call.request.headers.get("if-match")
-    if raw is None or raw.strip() == "*":
+    if raw is None or raw.strip() in ("", "*"):
         return None
     match = re.fullmatch(r'\s*(W/)?"?(\d{1,18})"?\s*', raw)
     if match is None:

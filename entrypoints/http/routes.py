@@ -18,6 +18,7 @@ from kumocms.states import ArchiveState, RestoreTier, StorageClass
 from kumocms.users import MAX_USER_NAME_LENGTH, Permission, Role
 
 SHA256_PATTERN = "[0-9a-fA-F]{64}"
+BASE64_PATTERN = "(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
 ULID_PATTERN = "[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}"
 MAX_FILE_NAME_LENGTH = 1024
 """Characters accepted before sanitising; the stored name is at most 255 UTF-8 bytes."""
@@ -65,6 +66,7 @@ UPLOAD_FIELDS: Mapping[str, Prop] = {
     "file_name": Prop(
         type="string",
         required=True,
+        min_length=1,
         max_length=MAX_FILE_NAME_LENGTH,
         description="Stored sanitised: controls, / and \\ become _.",
     ),
@@ -78,10 +80,22 @@ UPLOAD_FIELDS: Mapping[str, Prop] = {
         description="Bytes; required without content (presigned upload).",
     ),
     "sha256": Prop(type="string", pattern=SHA256_PATTERN, description="Hex SHA-256."),
-    "metadata": Prop(type="object", description="User metadata: a JSON object, at most 64 KiB."),
-    "content": Prop(type="string", description="Base64 content: a direct upload."),
+    "metadata": Prop(
+        type="object",
+        description="User metadata: a JSON object, at most 64 KiB and 16 levels, non-empty keys.",
+    ),
+    "content": Prop(
+        type="string",
+        min_length=4,
+        pattern=BASE64_PATTERN,
+        description="Base64 content: a direct upload.",
+    ),
 }
-UPLOAD = ObjectSpec(properties=UPLOAD_FIELDS, description="A direct or presigned upload.")
+UPLOAD = ObjectSpec(
+    properties=UPLOAD_FIELDS,
+    description="A direct upload (`content`) or a presigned one (`size`, optional `sha256`).",
+    any_of_required=(("content",), ("size",)),
+)
 ARCHIVE = ObjectSpec(
     properties={
         "storage_class": Prop(

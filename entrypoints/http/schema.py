@@ -49,6 +49,8 @@ class Prop:
             if self.nullable:
                 return None
             raise ValidationError(f"{name} must not be null", field=name)
+        if self.type == "integer" and isinstance(value, Decimal) and value == value.to_integral():
+            value = int(value)  # JSON Schema counts 3.0 as an integer
         if not _is_type(value, self.type):
             raise ValidationError(f"{name} must be {_TYPE_NAMES[self.type]}", field=name)
         if isinstance(value, str):
@@ -105,6 +107,8 @@ class Prop:
             "default": self.default,
         }
         schema.update({key: value for key, value in limits.items() if value is not None})
+        if self.type == "object":
+            schema["propertyNames"] = {"minLength": 1}
         return schema
 
 
@@ -115,6 +119,8 @@ class ObjectSpec:
     properties: Mapping[str, Prop]
     description: str = ""
     additional: bool = False
+    any_of_required: tuple[tuple[str, ...], ...] = ()
+    """Documented alternatives (`content` or `size`); the use case enforces them."""
 
     def parse(self, name: str, value: object) -> dict[str, Any]:
         """Check an object and return it with only known fields.
@@ -148,6 +154,8 @@ class ObjectSpec:
             schema["required"] = required
         if self.description:
             schema["description"] = self.description
+        if self.any_of_required:
+            schema["anyOf"] = [{"required": list(names)} for names in self.any_of_required]
         return schema
 
 

@@ -100,8 +100,12 @@ class _FrontHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(response.body)
 
-    # BaseHTTPRequestHandler dispatches on these names.
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815
+    def __getattr__(self, name: str) -> Any:
+        # BaseHTTPRequestHandler dispatches on `do_<METHOD>`: every method reaches the gateway,
+        # which answers the ones no route has with 405 and an Allow header.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
 
 class Front(ThreadingHTTPServer):

@@ -111,9 +111,11 @@ class Gateway:
         route, params, path_known = match(method, path)
         if route is None:
             if path_known:
-                return self._problem(
+                allowed = ", ".join(r.method for r in ROUTES if r.pattern.match(path))
+                response = self._problem(
                     405, "method_not_allowed", "the method is not allowed on this path", cors
                 )
+                return attrs.evolve(response, headers={**response.headers, "Allow": allowed})
             return self._problem(404, "not_found", "no such route", cors)
         authorizer_context: Mapping[str, Any] | None = None
         if route.authorized:
