@@ -1,0 +1,41 @@
+"""Regressions for what `nox -s fuzz` (schemathesis) found."""
+
+from __future__ import annotations
+
+from entrypoints.http.openapi import IF_MATCH_PATTERN, openapi_document
+from tests.entrypoints.conftest import Api
+
+
+def test_undeclared_methods_are_405_with_allow(api: Api) -> None:
+    reply = api("TRACE", "/users/01ARZ3NDEKTSV4RRFFQ69G5FAV", key="admin")
+    assert reply.status == 405
+    assert reply.headers["Allow"] == "GET, PATCH, DELETE"
+    assert reply.json["code"] == "method_not_allowed"
+
+
+def test_an_empty_if_match_means_no_precondition(api: Api) -> None:
+    doc = api.upload()
+    reply = api(
+        "PATCH", f"/documents/{doc['document_id']}", json_body={"a": 1}, headers={"If-Match": ""}
+    )
+    assert reply.status == 200
+
+
+def test_integral_json_numbers_are_integers(api: Api) -> None:
+    reply = api("POST", "/documents", json_body={"file_name": "a", "size": 10.0})
+    assert reply.status == 201, reply.body
+    assert reply.json["size"] == 10
+
+
+def test_documented_if_match_pattern_matches_what_is_accepted() -> None:
+    import re
+
+    for ok in ('"3"', "3", "*", 'W/"3"', ""):
+        assert re.match(IF_MATCH_PATTERN, ok)
+    for bad in ("three", "3.5", '"-1"'):
+        assert not re.match(IF_MATCH_PATTERN, bad)
+
+
+def test_created_documents_link_to_their_operations() -> None:
+    links = openapi_document()["paths"]["/documents"]["post"]["responses"]["201"]["links"]
+    assert links["GetDocument"]["parameters"] == {"id": "$response.body#/document_id"}
