@@ -1,0 +1,108 @@
+# The two tables exactly as adapters/dynamodb.py documents them (documents_table_spec and
+# users_table_spec are the same CreateTable parameters; tests/infra compares them).
+
+resource "aws_dynamodb_table" "documents" {
+  name                        = "${var.name_prefix}-documents"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "pk"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+  attribute {
+    name = "list_pk"
+    type = "S"
+  }
+  attribute {
+    name = "state_pk"
+    type = "S"
+  }
+  attribute {
+    name = "pending_pk"
+    type = "S"
+  }
+  attribute {
+    name = "pending_sk"
+    type = "S"
+  }
+
+  global_secondary_index {
+    name            = "by_created"
+    hash_key        = "list_pk"
+    range_key       = "sk"
+    projection_type = "ALL"
+  }
+  global_secondary_index {
+    name            = "by_state"
+    hash_key        = "state_pk"
+    range_key       = "sk"
+    projection_type = "ALL"
+  }
+  global_secondary_index {
+    name            = "by_pending_deadline"
+    hash_key        = "pending_pk"
+    range_key       = "pending_sk"
+    projection_type = "ALL"
+  }
+
+  # Pending documents (a backstop behind reconciliation) and idempotency records expire.
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  tags = local.common_tags
+}
+
+resource "aws_dynamodb_table" "users" {
+  name                        = "${var.name_prefix}-users"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "pk"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+  attribute {
+    name = "kind"
+    type = "S"
+  }
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+
+  global_secondary_index {
+    name            = "by_kind"
+    hash_key        = "kind"
+    range_key       = "sk"
+    projection_type = "ALL"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  tags = local.common_tags
+}

@@ -1,0 +1,67 @@
+output "api_url" {
+  description = "Base URL of the API (the stage's invoke URL), e.g. https://<id>.execute-api.<region>.amazonaws.com/v1."
+  value       = aws_api_gateway_stage.this.invoke_url
+}
+
+output "rest_api_id" {
+  description = "ID of the REST API."
+  value       = aws_api_gateway_rest_api.this.id
+}
+
+output "bucket_name" {
+  description = "The documents bucket."
+  value       = aws_s3_bucket.documents.id
+}
+
+output "documents_table_name" {
+  description = "The documents table (documents and idempotency records)."
+  value       = aws_dynamodb_table.documents.name
+}
+
+output "users_table_name" {
+  description = "The users table (what `kumocms admin bootstrap --users-table` takes)."
+  value       = aws_dynamodb_table.users.name
+}
+
+output "event_bus_name" {
+  description = "The custom EventBridge bus the use cases publish domain events to."
+  value       = aws_cloudwatch_event_bus.domain.name
+}
+
+output "event_bus_arn" {
+  description = "ARN of the domain event bus (for subscribers' rules)."
+  value       = aws_cloudwatch_event_bus.domain.arn
+}
+
+output "ingest_queue_url" {
+  description = "The queue S3 events wait in for the ingest function."
+  value       = aws_sqs_queue.ingest.url
+}
+
+output "ingest_dlq_url" {
+  description = "The ingest dead-letter queue (re-driven by dlq_retry)."
+  value       = aws_sqs_queue.ingest_dlq.url
+}
+
+output "parking_queue_url" {
+  description = "Where poison events end after dlq_max_retries re-drives."
+  value       = aws_sqs_queue.parking.url
+}
+
+output "function_names" {
+  description = "Lambda function name per manifest function."
+  value       = { for name, function in aws_lambda_function.this : name => function.function_name }
+}
+
+output "function_role_arns" {
+  description = "Execution role ARN per manifest function."
+  value       = { for name, role in aws_iam_role.function : name => role.arn }
+}
+
+output "log_group_names" {
+  description = "Log group per function, plus `api_access` for the API access logs."
+  value = merge(
+    { for name, group in aws_cloudwatch_log_group.function : name => group.name },
+    { api_access = aws_cloudwatch_log_group.api_access.name },
+  )
+}

@@ -1,0 +1,84 @@
+# Inputs the module refuses, planned against a mocked AWS provider.
+
+mock_provider "aws" {
+  source = "./tests/mocks"
+}
+
+variables {
+  lambda_zip      = "kumocms-lambda.zip"
+  lambda_zip_hash = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+}
+
+run "runtime_python314_needs_a_newer_provider" {
+  command = plan
+
+  variables {
+    runtime = "python3.14"
+  }
+
+  expect_failures = [var.runtime]
+}
+
+run "ingest_visibility_timeout_below_six_times_the_timeout" {
+  command = plan
+
+  variables {
+    timeouts                                = { ingest = 120 }
+    ingest_queue_visibility_timeout_seconds = 600
+  }
+
+  expect_failures = [aws_sqs_queue.ingest]
+}
+
+run "visibility_timeout_follows_the_ingest_timeout" {
+  command = plan
+
+  variables {
+    timeouts = { ingest = 120 }
+  }
+
+  assert {
+    condition     = aws_sqs_queue.ingest.visibility_timeout_seconds == 720
+    error_message = "By default the visibility timeout is 6x the ingest timeout."
+  }
+}
+
+run "http_functions_answer_within_api_gateway_limit" {
+  command = plan
+
+  variables {
+    timeouts = { documents_write = 60 }
+  }
+
+  expect_failures = [aws_lambda_function.this["documents_write"]]
+}
+
+run "direct_upload_limit_fits_a_lambda_event" {
+  command = plan
+
+  variables {
+    direct_upload_limit = 10485760
+  }
+
+  expect_failures = [var.direct_upload_limit]
+}
+
+run "event_source_mapping_concurrency_limits" {
+  command = plan
+
+  variables {
+    ingest_maximum_concurrency = 1
+  }
+
+  expect_failures = [var.ingest_maximum_concurrency]
+}
+
+run "list_shards_within_two_digits" {
+  command = plan
+
+  variables {
+    list_shards = 101
+  }
+
+  expect_failures = [var.list_shards]
+}

@@ -1,0 +1,493 @@
+# ---- naming, artifact, runtime --------------------------------------------------------------
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (the custom event bus is named exactly this). Lower-case letters, digits and hyphens, 3-32 characters, starting with a letter."
+  type        = string
+  default     = "kumocms"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-32 characters of a-z, 0-9 and '-', start with a letter and not end with '-'."
+  }
+}
+
+variable "bucket_name" {
+  description = "Name of the documents bucket. null derives a globally unique one: <name_prefix>-documents-<account id>-<region>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name))
+    error_message = "bucket_name must be a valid S3 bucket name (3-63 characters of a-z, 0-9, '.' and '-')."
+  }
+}
+
+variable "lambda_zip" {
+  description = "Path of the one Lambda deployment package every function is built from (`nox -s package` writes dist/kumocms-lambda.zip)."
+  type        = string
+
+  validation {
+    condition     = endswith(var.lambda_zip, ".zip")
+    error_message = "lambda_zip must be the path of a .zip file."
+  }
+}
+
+variable "lambda_zip_hash" {
+  description = "Base64-encoded SHA-256 of lambda_zip (filebase64sha256(path)); a new hash redeploys every function."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+/]{43}=$", var.lambda_zip_hash))
+    error_message = "lambda_zip_hash must be a base64-encoded SHA-256 digest, as filebase64sha256() returns it."
+  }
+}
+
+variable "runtime" {
+  description = "Lambda runtime of every function. The zip is built for Python 3.13."
+  type        = string
+  default     = "python3.13"
+
+  validation {
+    condition     = contains(["python3.12", "python3.13"], var.runtime)
+    error_message = "runtime must be python3.13 (or python3.12). python3.14 needs AWS provider >= 6.20, and this module is pinned to the 5.x provider (5.100.0 is what the build machines carry); raise the provider constraint before using it."
+  }
+}
+
+variable "architecture" {
+  description = "Instruction set of every function. The package holds pure-Python wheels only, so both work; arm64 is cheaper."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
+# ---- Lambda sizing --------------------------------------------------------------------------
+
+variable "memory_mb" {
+  description = "Memory (MB) per function name (documents_read, documents_write, users, meta, authorizer, ingest, dlq_retry, reconcile); functions not named get default_memory_mb."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for value in values(var.memory_mb) : value >= 128 && value <= 10240])
+    error_message = "Every memory_mb value must be from 128 to 10240."
+  }
+}
+
+variable "default_memory_mb" {
+  description = "Memory (MB) of functions not named in memory_mb."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.default_memory_mb >= 128 && var.default_memory_mb <= 10240
+    error_message = "default_memory_mb must be from 128 to 10240."
+  }
+}
+
+variable "timeouts" {
+  description = "Timeout (seconds) per function name, merged over the defaults: 15 for documents_read, users and meta, 29 for documents_write (API Gateway's integration limit), 10 for the authorizer, 60 for ingest, 300 for dlq_retry and reconcile."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for value in values(var.timeouts) : value >= 1 && value <= 900])
+    error_message = "Every timeout must be from 1 to 900 seconds."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions per function name (-1 or absent: unreserved, drawing on the account's pool). Reserving caps a function and guarantees it capacity."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for value in values(var.reserved_concurrency) : value >= -1])
+    error_message = "reserved_concurrency values must be -1 (unreserved) or more."
+  }
+}
+
+variable "snap_start" {
+  description = "Enable Lambda SnapStart (PublishedVersions): every function publishes versions and an alias `live` is what API Gateway, the authorizer, the event source mapping and the schedules invoke."
+  type        = bool
+  default     = false
+}
+
+variable "xray_tracing" {
+  description = "Active X-Ray tracing on the functions and the API stage."
+  type        = bool
+  default     = false
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group (functions and API access logs)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653)."
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of every function."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+# ---- application settings (environment variables) -------------------------------------------
+
+variable "direct_upload_limit" {
+  description = "DIRECT_UPLOAD_LIMIT: largest file (bytes) accepted in a request body; null keeps the code's default (4 MiB). A synchronous Lambda event is capped at 6 MB and binary bodies arrive base64-encoded, so about 4.5 MiB is the ceiling."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.direct_upload_limit == null || try(var.direct_upload_limit >= 1 && var.direct_upload_limit <= 4718592, false)
+    error_message = "direct_upload_limit must be from 1 to 4718592 bytes (4.5 MiB): larger bodies cannot reach a Lambda function through API Gateway."
+  }
+}
+
+variable "multipart_threshold" {
+  description = "MULTIPART_THRESHOLD: presigned uploads above this many bytes are multipart; null keeps the code's default (100 MiB)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.multipart_threshold == null || try(var.multipart_threshold >= 5242880 && var.multipart_threshold <= 5368709120, false)
+    error_message = "multipart_threshold must be from 5 MiB to 5 GiB (a single presigned PUT carries at most 5 GB)."
+  }
+}
+
+variable "multipart_part_size" {
+  description = "MULTIPART_PART_SIZE: preferred part size in bytes; null keeps the code's default (16 MiB)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.multipart_part_size == null || try(var.multipart_part_size >= 5242880 && var.multipart_part_size <= 5368709120, false)
+    error_message = "multipart_part_size must be from 5 MiB to 5 GiB (S3's part size limits)."
+  }
+}
+
+variable "presign_ttl_seconds" {
+  description = "PRESIGN_TTL_SECONDS: lifetime of presigned URLs; null keeps the code's default (3600). URLs signed with a function's temporary credentials never outlive them."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.presign_ttl_seconds == null || try(var.presign_ttl_seconds >= 1 && var.presign_ttl_seconds <= 604800, false)
+    error_message = "presign_ttl_seconds must be from 1 to 604800 (SigV4's seven-day limit)."
+  }
+}
+
+variable "pending_upload_ttl_seconds" {
+  description = "PENDING_UPLOAD_TTL_SECONDS: a presigned upload that has not arrived by then expires; null keeps the code's default (86400)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.pending_upload_ttl_seconds == null || try(var.pending_upload_ttl_seconds >= 60, false)
+    error_message = "pending_upload_ttl_seconds must be at least 60."
+  }
+}
+
+variable "orphan_grace_seconds" {
+  description = "ORPHAN_GRACE_SECONDS: an object whose document record does not exist is retried for this long (the record may still be being written), then deleted; null keeps the code's default (900)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.orphan_grace_seconds == null || try(var.orphan_grace_seconds >= 1, false)
+    error_message = "orphan_grace_seconds must be at least 1."
+  }
+}
+
+variable "restore_poll_seconds" {
+  description = "RESTORE_POLL_SECONDS: the Retry-After a running restore answers with; null derives it from the restore tier's documented window (a tenth of it, 1 to 15 minutes)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.restore_poll_seconds == null || try(var.restore_poll_seconds >= 1, false)
+    error_message = "restore_poll_seconds must be at least 1."
+  }
+}
+
+variable "list_shards" {
+  description = "LIST_SHARDS: partitions each listing index is spread over (about 1,000 writes per second each). Raising it later is safe; lowering it hides documents in the dropped shards."
+  type        = number
+  default     = 16
+
+  validation {
+    condition     = var.list_shards >= 1 && var.list_shards <= 100 && floor(var.list_shards) == var.list_shards
+    error_message = "list_shards must be a whole number from 1 to 100."
+  }
+}
+
+variable "dlq_max_retries" {
+  description = "DLQ_MAX_RETRIES: re-drives of one dead-lettered event before it is moved to the parking queue."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.dlq_max_retries >= 1 && var.dlq_max_retries <= 100
+    error_message = "dlq_max_retries must be from 1 to 100."
+  }
+}
+
+variable "dlq_retry_delay_seconds" {
+  description = "DLQ_RETRY_DELAY_SECONDS: base delay of a re-queued dead letter, doubled on every further attempt (capped at SQS's 900 seconds); null keeps the code's default (30)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.dlq_retry_delay_seconds == null || try(var.dlq_retry_delay_seconds >= 0 && var.dlq_retry_delay_seconds <= 900, false)
+    error_message = "dlq_retry_delay_seconds must be from 0 to 900."
+  }
+}
+
+variable "cors_allowed_origins" {
+  description = "Browser origins (scheme://host[:port]) allowed to call the API and upload to the bucket with presigned URLs; [\"*\"] allows any; [] disables CORS."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for origin in var.cors_allowed_origins : origin == "*" || can(regex("^https?://[^/*]+$", origin))])
+    error_message = "Each CORS origin must be \"*\" or scheme://host[:port] without a path."
+  }
+}
+
+# ---- storage ----------------------------------------------------------------------------------
+
+variable "kms_key_arn" {
+  description = "Customer managed KMS key for the bucket (SSE-KMS), both tables and the functions' environment variables; null uses SSE-S3 (AES256) and AWS managed keys. The key policy must let this account's IAM policies grant its use."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be the ARN of a KMS key (arn:aws:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+variable "noncurrent_version_days" {
+  description = "Days after which noncurrent object versions (replaced or deleted content) are purged."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.noncurrent_version_days >= 1
+    error_message = "noncurrent_version_days must be at least 1."
+  }
+}
+
+variable "abort_incomplete_multipart_days" {
+  description = "Days after which S3 aborts multipart uploads that were never completed."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.abort_incomplete_multipart_days >= 1
+    error_message = "abort_incomplete_multipart_days must be at least 1."
+  }
+}
+
+variable "deletion_protection" {
+  description = "DynamoDB deletion protection on both tables. Leave it on outside throwaway environments."
+  type        = bool
+  default     = true
+}
+
+variable "force_destroy" {
+  description = "Let `terraform destroy` delete the bucket with every object version in it. Only for throwaway environments."
+  type        = bool
+  default     = false
+}
+
+# ---- HTTP API -----------------------------------------------------------------------------------
+
+variable "api_stage_name" {
+  description = "Name of the API Gateway stage (the first path segment of the API URL)."
+  type        = string
+  default     = "v1"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.api_stage_name))
+    error_message = "api_stage_name must be 1-128 characters of letters, digits, '_' and '-'."
+  }
+}
+
+variable "authorizer_cache_ttl_seconds" {
+  description = "How long API Gateway caches an authorizer result per Authorization header (0 disables caching). A rotated or disabled key keeps working for at most this long."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.authorizer_cache_ttl_seconds >= 0 && var.authorizer_cache_ttl_seconds <= 3600
+    error_message = "authorizer_cache_ttl_seconds must be from 0 to 3600."
+  }
+}
+
+variable "api_throttling_burst_limit" {
+  description = "Stage-wide API Gateway burst limit (requests)."
+  type        = number
+  default     = 500
+
+  validation {
+    condition     = var.api_throttling_burst_limit >= 0
+    error_message = "api_throttling_burst_limit must not be negative."
+  }
+}
+
+variable "api_throttling_rate_limit" {
+  description = "Stage-wide API Gateway steady-state rate limit (requests per second)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.api_throttling_rate_limit >= 0
+    error_message = "api_throttling_rate_limit must not be negative."
+  }
+}
+
+variable "manage_api_gateway_account" {
+  description = "Create the account-wide API Gateway CloudWatch Logs role (aws_api_gateway_account). Access logging needs it once per account and region; leave false when another stack already sets it."
+  type        = bool
+  default     = false
+}
+
+variable "waf_web_acl_arn" {
+  description = "A WAFv2 web ACL (REGIONAL scope) to associate with the API stage; null attaches none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.waf_web_acl_arn == null || can(regex("^arn:aws[a-z-]*:wafv2:", var.waf_web_acl_arn))
+    error_message = "waf_web_acl_arn must be a WAFv2 web ACL ARN."
+  }
+}
+
+# ---- events -------------------------------------------------------------------------------------
+
+variable "ingest_batch_size" {
+  description = "Messages per ingest invocation."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.ingest_batch_size >= 1 && var.ingest_batch_size <= 10000
+    error_message = "ingest_batch_size must be from 1 to 10000."
+  }
+}
+
+variable "ingest_batching_window_seconds" {
+  description = "How long the event source mapping gathers messages before invoking (required above 10 messages per batch)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.ingest_batching_window_seconds >= 0 && var.ingest_batching_window_seconds <= 300
+    error_message = "ingest_batching_window_seconds must be from 0 to 300."
+  }
+}
+
+variable "ingest_maximum_concurrency" {
+  description = "Most concurrent ingest invocations the SQS event source mapping starts (scaling_config.maximum_concurrency); the queue absorbs bursts above it."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.ingest_maximum_concurrency >= 2 && var.ingest_maximum_concurrency <= 1000
+    error_message = "ingest_maximum_concurrency must be from 2 to 1000 (the event source mapping's limits)."
+  }
+}
+
+variable "ingest_queue_visibility_timeout_seconds" {
+  description = "Visibility timeout of the ingest queue; null uses 6x the ingest function's timeout, the minimum AWS recommends for an event source mapping."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.ingest_queue_visibility_timeout_seconds == null || try(var.ingest_queue_visibility_timeout_seconds >= 0 && var.ingest_queue_visibility_timeout_seconds <= 43200, false)
+    error_message = "ingest_queue_visibility_timeout_seconds must be from 0 to 43200."
+  }
+}
+
+variable "ingest_max_receive_count" {
+  description = "Deliveries of one ingest message before it moves to the dead-letter queue."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.ingest_max_receive_count >= 1 && var.ingest_max_receive_count <= 1000
+    error_message = "ingest_max_receive_count must be from 1 to 1000."
+  }
+}
+
+variable "dlq_retry_schedule" {
+  description = "Schedule expression of the DLQ re-drive function."
+  type        = string
+  default     = "rate(15 minutes)"
+
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.dlq_retry_schedule))
+    error_message = "dlq_retry_schedule must be a rate(...) or cron(...) expression."
+  }
+}
+
+variable "reconcile_schedule" {
+  description = "Schedule expression of the reconciliation function."
+  type        = string
+  default     = "rate(1 hour)"
+
+  validation {
+    condition     = can(regex("^(rate|cron)\\(.+\\)$", var.reconcile_schedule))
+    error_message = "reconcile_schedule must be a rate(...) or cron(...) expression."
+  }
+}
+
+# ---- alarms -------------------------------------------------------------------------------------
+
+variable "create_alarms" {
+  description = "Create the CloudWatch alarms (queue depth and age, function errors and throttles, API 5XX)."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_actions" {
+  description = "SNS topic ARNs notified when an alarm fires and when it recovers."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.alarm_actions : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:.+$", arn))])
+    error_message = "alarm_actions must be SNS topic ARNs."
+  }
+}
+
+variable "queue_age_alarm_seconds" {
+  description = "Alarm when the oldest message of the ingest queue, its DLQ or the parking queue is older than this."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.queue_age_alarm_seconds >= 60
+    error_message = "queue_age_alarm_seconds must be at least 60."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource that takes them."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,627 @@
+"""Infrastructure drift: each function's IAM role grants exactly the AWS actions its code needs.
+
+Every function runs realistic scenarios on moto with the real adapters (tests/infra/aws_world.py)
+while a botocore hook records each API call and each presigned URL its clients make. The
+operations are turned into (IAM action, resource) pairs with the explicit table below and
+compared with terraform/modules/kumocms/permissions.json, which iam.tf builds the roles from: a
+call the role does not allow fails the test, and so does a grant no scenario needed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatch
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
+from moto import mock_aws
+
+from adapters.s3 import S3BlobStore
+from adapters.system import SystemClock
+from entrypoints.manifest import FUNCTIONS
+from kumocms.ids import DocumentId
+from kumocms.keys import ContentRef, content_key, sidecar_key
+from kumocms.states import StorageClass
+from tests.infra.aws_world import NAMES, REGION, Call, MiB, Recorder, World, ulid_for
+from tests.infra.module_files import permissions_file
+
+Grant = tuple[str, str]
+"""(IAM action, symbolic resource of permissions.json)."""
+
+# ---- operations -> IAM actions ---------------------------------------------------------------
+
+OBJECTS, BUCKET = "bucket_objects", "bucket"
+S3_ACTIONS: Mapping[str, tuple[Grant, ...]] = {
+    "PutObject": (("s3:PutObject", OBJECTS),),
+    # GetObject and HeadObject answer 404 for a missing key only with s3:ListBucket on the
+    # bucket (403 otherwise); the adapters rely on telling "absent" from "forbidden".
+    "GetObject": (("s3:GetObject", OBJECTS), ("s3:ListBucket", BUCKET)),
+    "HeadObject": (("s3:GetObject", OBJECTS), ("s3:ListBucket", BUCKET)),
+    "HeadBucket": (("s3:ListBucket", BUCKET),),
+    "CopyObject": (("s3:GetObject", OBJECTS), ("s3:PutObject", OBJECTS)),
+    "DeleteObject": (("s3:DeleteObject", OBJECTS),),
+    "DeleteObjects": (("s3:DeleteObject", OBJECTS),),  # authorised per key
+    "RestoreObject": (("s3:RestoreObject", OBJECTS),),
+    "CreateMultipartUpload": (("s3:PutObject", OBJECTS),),
+    "UploadPart": (("s3:PutObject", OBJECTS),),
+    "UploadPartCopy": (("s3:GetObject", OBJECTS), ("s3:PutObject", OBJECTS)),
+    "CompleteMultipartUpload": (("s3:PutObject", OBJECTS),),
+    "AbortMultipartUpload": (("s3:AbortMultipartUpload", OBJECTS),),
+}
+PRESIGNED_ACTIONS: Mapping[str, tuple[Grant, ...]] = {
+    # A presigned URL or POST policy carries the signer's authority: the function's role
+    # must allow what the client will do with it.
+    "GetObject": (("s3:GetObject", OBJECTS),),
+    "PutObject": (("s3:PutObject", OBJECTS),),  # presigned PUT and the POST form alike
+    "UploadPart": (("s3:PutObject", OBJECTS),),
+}
+DYNAMODB_ITEM_ACTIONS = {
+    "GetItem": "dynamodb:GetItem",
+    "PutItem": "dynamodb:PutItem",
+    "UpdateItem": "dynamodb:UpdateItem",
+    "DeleteItem": "dynamodb:DeleteItem",
+}
+TRANSACTION_ACTIONS = {
+    # TransactWriteItems is authorised item by item.
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+SQS_ACTIONS = {
+    "ReceiveMessage": "sqs:ReceiveMessage",
+    "DeleteMessage": "sqs:DeleteMessage",
+    "SendMessage": "sqs:SendMessage",
+    "ChangeMessageVisibility": "sqs:ChangeMessageVisibility",
+    "GetQueueAttributes": "sqs:GetQueueAttributes",
+}
+EVENT_SOURCE_MAPPING: tuple[Grant, ...] = (
+    # Lambda's SQS poller reads the ingest queue with the ingest function's role; the
+    # function's code never calls SQS itself, so no scenario can record these.
+    ("sqs:ReceiveMessage", "ingest_queue"),
+    ("sqs:DeleteMessage", "ingest_queue"),
+    ("sqs:GetQueueAttributes", "ingest_queue"),
+    ("sqs:ChangeMessageVisibility", "ingest_queue"),
+)
+
+
+def _table(name: str) -> str:
+    return {NAMES["DOCUMENTS_TABLE"]: "documents_table", NAMES["USERS_TABLE"]: "users_table"}[name]
+
+
+def grants_of(call: Call, world: World) -> set[Grant]:
+    """The IAM actions one recorded call needs, on the permissions.json resource names."""
+    params = call.params
+    if call.service == "s3":
+        table = PRESIGNED_ACTIONS if call.presigned else S3_ACTIONS
+        if call.operation not in table:
+            raise AssertionError(f"no IAM mapping for S3 {call.operation}: add it to the table")
+        if not call.presigned:
+            assert params["Bucket"] == NAMES["S3_BUCKET"], call
+        return set(table[call.operation])
+    if call.service == "dynamodb":
+        if call.operation == "TransactWriteItems":
+            grants = set()
+            for item in params["TransactItems"]:
+                ((kind, body),) = item.items()
+                grants.add((TRANSACTION_ACTIONS[kind], _table(body["TableName"])))
+            return grants
+        if call.operation == "Query":
+            resource = _table(params["TableName"])
+            if "IndexName" in params:
+                resource = f"{resource}/index/{params['IndexName']}"
+            return {("dynamodb:Query", resource)}
+        if call.operation in DYNAMODB_ITEM_ACTIONS:
+            return {(DYNAMODB_ITEM_ACTIONS[call.operation], _table(params["TableName"]))}
+    if call.service == "events" and call.operation == "PutEvents":
+        buses = {entry.get("EventBusName", "default") for entry in params["Entries"]}
+        assert buses == {NAMES["EVENT_BUS_NAME"]}, buses
+        return {("events:PutEvents", "event_bus")}
+    if call.service == "sqs" and call.operation in SQS_ACTIONS:
+        queue = {
+            world.queues["ingest"]: "ingest_queue",
+            world.queues["ingest-dlq"]: "ingest_dlq",
+            world.queues["parking"]: "parking_queue",
+        }[params["QueueUrl"]]
+        return {(SQS_ACTIONS[call.operation], queue)}
+    raise AssertionError(f"no IAM mapping for {call.service} {call.operation}: add it")
+
+
+def granted(function: str) -> set[Grant]:
+    """What permissions.json lets the function's role do."""
+    return {
+        (action, resource)
+        for statement in permissions_file()["functions"][function]
+        for action in statement["actions"]
+        for resource in statement["resources"]
+    }
+
+
+# ---- scenarios -------------------------------------------------------------------------------
+
+SMALL = b"hello world"
+BIG = 7 * MiB  # above the world's 6 MiB multipart threshold: two parts of 5 MiB and 2 MiB
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def _upload(world: World, content: bytes = SMALL, **fields: Any) -> dict[str, Any]:
+    body = {
+        "file_name": "notes.txt",
+        "content_type": "text/plain",
+        "content": base64.b64encode(content).decode(),
+        "metadata": {"project": "kumo"},
+        **fields,
+    }
+    return world.doc(world.http("POST", "/documents", key="editor", json_body=body, expect=201))
+
+
+def _presigned(world: World, size: int, *, sha256: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"file_name": "big.bin", "size": size, "metadata": {}}
+    if sha256 is not None:
+        body["sha256"] = sha256
+    return world.doc(world.http("POST", "/documents", key="editor", json_body=body, expect=201))
+
+
+def _key_of(upload: Mapping[str, Any]) -> str:
+    if upload["method"] == "POST":
+        return str(upload["fields"]["key"])
+    url = upload["url"] if upload["method"] == "PUT" else upload["parts"][0]["url"]
+    path = str(urlsplit(url).path)
+    return path.lstrip("/").removeprefix(NAMES["S3_BUCKET"] + "/")
+
+
+def _upload_parts(world: World, upload: Mapping[str, Any], size: int) -> list[dict[str, Any]]:
+    """What a client does with presigned part URLs (the uploads are not a function's calls)."""
+    key = _key_of(upload)
+    upload_id = parse_qs(urlsplit(upload["parts"][0]["url"]).query)["uploadId"][0]
+    part_size = int(upload["part_size"])
+    parts = []
+    for part in upload["parts"]:
+        number = int(part["part_number"])
+        length = min(part_size, size - (number - 1) * part_size)
+        etag = world.s3.upload_part(
+            Bucket=NAMES["S3_BUCKET"],
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=b"p" * length,
+        )["ETag"]
+        parts.append({"part_number": number, "etag": etag})
+    return parts
+
+
+def _content_key(document: Mapping[str, Any], revision: int) -> str:
+    return content_key(ContentRef(DocumentId.parse(document["document_id"]), revision))
+
+
+def _restored(world: World, document: Mapping[str, Any], consumer: str) -> None:
+    """S3 finishing a restore (moto emits no Object Restore Completed event itself)."""
+    expiry = (datetime.now(UTC) + timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    world.send_storage_event(
+        "Object Restore Completed",
+        _content_key(document, 1),
+        **{"restore-expiry-time": expiry, "source-storage-class": "GLACIER"},
+    )
+    world.drain(consumer)
+
+
+def users_scenario(world: World) -> None:
+    """Every /users route, idempotent replays, the last-admin rule and a failing dependency."""
+    admin_id = world.doc(world.http("GET", "/me"))["user_id"]
+    new_editor = {"name": "editor", "role": "editor"}
+    replayed = {"Idempotency-Key": "create-editor"}
+    editor = world.doc(
+        world.http("POST", "/users", json_body=new_editor, headers=replayed, expect=201)
+    )
+    world.http("POST", "/users", json_body=new_editor, headers=replayed, expect=201)
+    world.keys["editor"] = editor["api_key"]
+    reader = world.doc(
+        world.http("POST", "/users", json_body={"name": "reader", "role": "reader"}, expect=201)
+    )
+    world.keys["reader"] = reader["api_key"]
+    second = world.doc(
+        world.http("POST", "/users", json_body={"name": "second", "role": "admin"}, expect=201)
+    )["user_id"]
+    world.http("GET", "/users")
+    world.http("GET", f"/users/{second}")
+    world.http("PATCH", f"/users/{second}", json_body={"role": "editor"})
+    world.http("PATCH", f"/users/{second}", json_body={"role": "admin"})
+    world.http("POST", f"/users/{second}/keys", expect=201)
+    world.http("DELETE", f"/users/{second}", expect=204)
+    world.http("PATCH", f"/users/{admin_id}", json_body={"disabled": True}, expect=409)
+    # DynamoDB fails the write: 503, and the request's Idempotency-Key claim is released.
+    world.outages.add("TransactWriteItems")
+    world.http(
+        "POST",
+        "/users",
+        json_body={"name": "late", "role": "reader"},
+        headers={"Idempotency-Key": "table-down"},
+        expect=503,
+    )
+    world.outages.clear()
+
+
+def meta_scenario(world: World) -> None:
+    """Health (shallow and deep), the OpenAPI document and the caller."""
+    world.http("GET", "/healthcheck", key=None)
+    world.http("GET", "/healthcheck", key=None, query={"deep": "true"})
+    world.http("GET", "/docs", key=None)
+    world.http("GET", "/me", key="reader")
+
+
+def documents_scenario(world: World, consumer: str) -> None:
+    """Uploads of every kind, reads, patches, replaces, deletes, archive and restore."""
+    # Direct upload, replayed with its Idempotency-Key; then read it every way.
+    key = {"Idempotency-Key": "first-upload"}
+    body = {
+        "file_name": "a.txt",
+        "content_type": "text/plain",
+        "content": base64.b64encode(SMALL).decode(),
+    }
+    first = world.doc(
+        world.http("POST", "/documents", key="editor", json_body=body, headers=key, expect=201)
+    )
+    world.http("POST", "/documents", key="editor", json_body=body, headers=key, expect=201)
+    world.drain(consumer)
+    doc_id = first["document_id"]
+    world.http("GET", "/documents", key="reader")
+    world.http("GET", "/documents", key="reader", query={"state": "active", "limit": "1"})
+    world.http("GET", f"/documents/{doc_id}", key="reader")
+    world.http("GET", f"/documents/{doc_id}/content", key="reader")
+    world.http("GET", f"/documents/{doc_id}/content", key="reader", query={"redirect": "false"})
+    # Metadata: patched (the sidecar event is verified), a stale If-Match, a corrupted sidecar.
+    world.http(
+        "PATCH",
+        f"/documents/{doc_id}",
+        key="editor",
+        json_body={"project": "kumo"},
+        headers={"If-Match": '"1"'},
+    )
+    world.drain(consumer)
+    world.http(
+        "PATCH",
+        f"/documents/{doc_id}",
+        key="editor",
+        json_body={"x": 1},
+        headers={"If-Match": '"1"'},
+        expect=412,
+    )
+    world.upload_object(sidecar_key(DocumentId.parse(doc_id)), b'{"tampered": true}')
+    world.drain(consumer)
+    # Direct replace: the old revision's own event finds it stale.
+    world.http(
+        "PUT",
+        f"/documents/{doc_id}",
+        key="editor",
+        json_body={"file_name": "a2.txt", "content": base64.b64encode(b"new content").decode()},
+    )
+    world.drain(consumer)
+
+    # Presigned PUT (declared sha256), POST (none: ingest hashes it) and a wrong size.
+    put = _presigned(world, len(SMALL), sha256=_sha256(SMALL))
+    world.upload_object(_key_of(put["upload"]), SMALL, checksum=True)
+    post = _presigned(world, len(SMALL))
+    assert post["upload"]["method"] == "POST"
+    world.upload_object(_key_of(post["upload"]), SMALL)
+    rejected = _presigned(world, len(SMALL))
+    world.upload_object(_key_of(rejected["upload"]), SMALL + b"!")
+    world.drain(consumer)
+
+    # Multipart: fresh part URLs, the parts, completion.
+    multi = _presigned(world, BIG)
+    assert multi["upload"]["method"] == "MULTIPART"
+    world.http(
+        "POST",
+        f"/documents/{multi['document_id']}/uploads/parts",
+        key="editor",
+        json_body={"part_numbers": [1, 2]},
+    )
+    parts = _upload_parts(world, multi["upload"], BIG)
+    world.http(
+        "POST",
+        f"/documents/{multi['document_id']}/uploads/complete",
+        key="editor",
+        json_body={"parts": parts},
+    )
+    world.drain(consumer)
+
+    # Replacements given up: a pending single-object replace and a multipart one, deleted.
+    for size in (len(SMALL), BIG):
+        doomed = _upload(world)
+        world.http(
+            "PUT",
+            f"/documents/{doomed['document_id']}",
+            key="editor",
+            json_body={"file_name": "n.bin", "size": size},
+            expect=202,
+        )
+        world.http("DELETE", f"/documents/{doomed['document_id']}", key="editor", expect=204)
+    world.drain(consumer)
+
+    # Archive, restore, read while restoring, completion, then a permanent restore.
+    archived = _upload(world)
+    path = f"/documents/{archived['document_id']}"
+    world.drain(consumer)
+    world.http("POST", f"{path}/archive", key="editor", json_body={"storage_class": "GLACIER"})
+    world.drain(consumer)
+    world.http("GET", f"{path}/content", key="reader", expect=409)
+    world.http("POST", f"{path}/restore", key="editor", json_body={"days": 1}, expect=202)
+    world.drain(consumer)
+    world.http("GET", f"{path}/content", key="reader", expect=(202, 302))
+    _restored(world, archived, consumer)
+    world.http("POST", f"{path}/restore", key="editor", json_body={"permanent": True})
+    world.drain(consumer)
+
+    # A permanent restore requested while archived: ingest copies it back on completion.
+    permanent = _upload(world)
+    world.http("POST", f"/documents/{permanent['document_id']}/archive", key="editor")
+    world.http(
+        "POST",
+        f"/documents/{permanent['document_id']}/restore",
+        key="editor",
+        json_body={"permanent": True},
+        expect=202,
+    )
+    world.drain(consumer)
+    _restored(world, permanent, consumer)
+
+    # A restored copy S3 reports expired.
+    expiring = _upload(world)
+    world.http("POST", f"/documents/{expiring['document_id']}/archive", key="editor")
+    world.http("POST", f"/documents/{expiring['document_id']}/restore", key="editor", expect=202)
+    world.drain(consumer)
+    _restored(world, expiring, consumer)
+    world.send_storage_event("Object Restore Expired", _content_key(expiring, 1))
+    world.drain(consumer)
+
+    # An object whose document is long gone, and one that is not ours.
+    gone = DocumentId.parse(ulid_for(datetime.now(UTC) - timedelta(days=3)))
+    world.upload_object(content_key(ContentRef(gone, 1)), SMALL)
+    world.upload_object("exports/report.csv", SMALL)
+    world.drain(consumer)
+    world.http("DELETE", path, key="editor", expect=204)
+    world.drain(consumer)
+
+
+def reconcile_scenario(world: World, consumer: str) -> None:
+    """Drift for reconciliation two days later: lost uploads, abandoned replaces, restores."""
+    _presigned(world, len(SMALL), sha256=_sha256(SMALL))  # never uploaded
+    _presigned(world, BIG)  # a multipart upload never completed
+    replaced = _upload(world)
+    world.http(
+        "PUT",
+        f"/documents/{replaced['document_id']}",
+        key="editor",
+        json_body={"file_name": "r.bin", "size": 5},
+        expect=202,
+    )  # never uploaded
+    world.drain(consumer)
+    arrived = _presigned(world, len(SMALL), sha256=_sha256(SMALL))
+    world.upload_object(_key_of(arrived["upload"]), SMALL, checksum=True)
+    world.sqs.purge_queue(QueueUrl=world.queues["ingest"])  # its event was lost
+    restoring = _upload(world)
+    world.http("POST", f"/documents/{restoring['document_id']}/archive", key="editor")
+    world.http("POST", f"/documents/{restoring['document_id']}/restore", key="editor", expect=202)
+    # A permanent restore whose completion event was lost: reconcile copies it back itself.
+    permanent = _upload(world)
+    world.http("POST", f"/documents/{permanent['document_id']}/archive", key="editor")
+    world.http(
+        "POST",
+        f"/documents/{permanent['document_id']}/restore",
+        key="editor",
+        json_body={"permanent": True},
+        expect=202,
+    )
+    restored = _upload(world)
+    world.http("POST", f"/documents/{restored['document_id']}/archive", key="editor")
+    world.http("POST", f"/documents/{restored['document_id']}/restore", key="editor", expect=202)
+    world.drain(consumer)
+    _restored(world, restored, consumer)
+    report = world.reconcile_later(timedelta(days=2))
+    assert report["uploads_expired"] == 2, report
+    assert report["replacements_abandoned"] == 1, report
+    assert report["uploads_confirmed"] == 1, report
+    assert report["restores_completed"] >= 2, report
+    assert report["restores_expired"] >= 1, report
+
+
+def dead_letter_scenario(world: World) -> None:
+    """Messages dlq_retry cannot process: re-queued once per run, parked after the limit."""
+    dlq = world.queues["ingest-dlq"]
+    world.sqs.send_message(QueueUrl=dlq, MessageBody="not an event")
+    world.sqs.send_message(
+        QueueUrl=dlq,
+        MessageBody="not an event either",
+        MessageAttributes={"kumocms-retries": {"DataType": "Number", "StringValue": "1"}},
+    )
+    tally = world.dlq_retry({}, None)
+    assert tally["requeued"] == 1, tally
+    assert tally["parked"] == 1, tally
+
+
+def malformed_record_scenario(world: World) -> None:
+    """A record ingest cannot read is reported, not swallowed."""
+    world.sqs.send_message(QueueUrl=world.queues["ingest"], MessageBody="{not json")
+    before = world.ingest_failures
+    world.drain("ingest")
+    assert world.ingest_failures == before + 1
+
+
+def run_world(consumer: str) -> dict[str, list[Call]]:
+    """Every scenario in one fresh world; the S3 events go to `consumer`."""
+    with mock_aws():
+        world = World()
+        world.bootstrap_admin()
+        users_scenario(world)
+        meta_scenario(world)
+        documents_scenario(world, consumer)
+        reconcile_scenario(world, consumer)
+        if consumer == "ingest":
+            malformed_record_scenario(world)
+        else:
+            dead_letter_scenario(world)
+        recorded = {name: list(recorder.calls) for name, recorder in world.recorders.items()}
+        grants = {name: _grants(calls, world) for name, calls in recorded.items()}
+    return {"calls": recorded, "grants": grants}  # type: ignore[dict-item]
+
+
+def _grants(calls: list[Call], world: World) -> set[Grant]:
+    found: set[Grant] = set()
+    for call in calls:
+        found |= grants_of(call, world)
+    return found
+
+
+def large_object_copy() -> set[Grant]:
+    """What the managed multipart copy of an object over 5 GB needs (success and failure).
+
+    `S3BlobStore` switches from CopyObject to s3transfer's multipart copy above
+    `multipart_copy_threshold`; here the threshold is 1 byte so moto can show the calls, and
+    an injected failure of UploadPartCopy shows the abort that follows.
+    """
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        recorder = Recorder()
+        recorder.attach(session)
+        setup: Any = boto3.client("s3", region_name=REGION)
+        setup.create_bucket(
+            Bucket=NAMES["S3_BUCKET"], CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        client = session.client("s3")
+        store = S3BlobStore(
+            client, NAMES["S3_BUCKET"], clock=SystemClock(), multipart_copy_threshold=1
+        )
+        refs = [ContentRef(DocumentId.parse(ulid_for(datetime.now(UTC))), n) for n in (1, 2)]
+        for ref in refs:
+            setup.put_object(Bucket=NAMES["S3_BUCKET"], Key=content_key(ref), Body=SMALL)
+        store.archive(refs[0], StorageClass.GLACIER)
+
+        def fail(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+            error = {"Error": {"Code": "InternalError", "Message": "injected"}}
+            return AWSResponse("https://s3", 500, HTTPHeaders(), None), error
+
+        handler: Any = fail  # answers in botocore's place
+        client.meta.events.register("before-call.s3.UploadPartCopy", handler)
+        with pytest.raises(Exception, match="multipart copy"):
+            store.archive(refs[1], StorageClass.GLACIER)
+        operations = {call.operation for call in recorder.calls}
+        assert {"UploadPartCopy", "AbortMultipartUpload"} <= operations, operations
+        grants: set[Grant] = set()
+        for call in recorder.calls:
+            grants |= set(S3_ACTIONS[call.operation])
+        return grants
+
+
+# ---- the comparison --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def worlds() -> list[dict[str, Any]]:
+    """Both worlds: the S3 events consumed by ingest, then re-driven from the DLQ."""
+    return [run_world("ingest"), run_world("dlq_retry")]
+
+
+@pytest.fixture(scope="module")
+def observed(worlds: list[dict[str, Any]]) -> dict[str, set[Grant]]:
+    """The grants each function needed, over both worlds."""
+    large_copy = large_object_copy()
+    needed: dict[str, set[Grant]] = {}
+    for name in FUNCTIONS:
+        calls = [call for world in worlds for call in world["calls"][name]]
+        needed[name] = set().union(*(world["grants"][name] for world in worlds))
+        if any(call.operation == "CopyObject" for call in calls):
+            # The same code copies objects over 5 GB with a multipart copy instead.
+            needed[name] |= large_copy
+    needed["ingest"] |= set(EVENT_SOURCE_MAPPING)
+    return needed
+
+
+def _explain(function: str, needed: set[Grant], allowed: set[Grant]) -> str:
+    lines = [f"permissions.json and the calls of {function} differ:"]
+    lines += [f"  called but not granted: {a} on {r}" for a, r in sorted(needed - allowed)]
+    lines += [f"  granted but never called: {a} on {r}" for a, r in sorted(allowed - needed)]
+    return "\n".join(lines)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_role_grants_exactly_what_the_function_calls(
+    function: str, observed: dict[str, set[Grant]]
+) -> None:
+    allowed = granted(function)
+    assert observed[function] == allowed, _explain(function, observed[function], allowed)
+
+
+@pytest.mark.slow
+def test_every_function_was_exercised(observed: dict[str, set[Grant]]) -> None:
+    assert all(observed[name] for name in FUNCTIONS), {
+        name: len(grants) for name, grants in observed.items()
+    }
+
+
+def test_every_function_role_may_write_its_logs_and_use_a_key_only_when_given() -> None:
+    common = permissions_file()["every_function"]
+    assert common["logs"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert common["kms_key"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert set(common["xray_tracing"]) == {"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
+
+
+def _item_keys(call: Call) -> Iterator[tuple[str, str, str]]:
+    """(IAM action, table, partition key) of every item a DynamoDB call writes or reads."""
+    if call.service != "dynamodb":
+        return
+    items: list[tuple[str, Mapping[str, Any]]] = []
+    if call.operation == "TransactWriteItems":
+        for entry in call.params["TransactItems"]:
+            ((kind, body),) = entry.items()
+            items.append((TRANSACTION_ACTIONS[kind], body))
+    elif call.operation in DYNAMODB_ITEM_ACTIONS:
+        items.append((DYNAMODB_ITEM_ACTIONS[call.operation], call.params))
+    for action, body in items:
+        key = body.get("Item") or body.get("Key") or {}
+        yield action, _table(body["TableName"]), key["pk"]["S"]
+
+
+@pytest.mark.slow
+def test_leading_key_conditions_hold_for_every_recorded_call(
+    worlds: list[dict[str, Any]],
+) -> None:
+    checked = 0
+    for function, statement in iter_statements():
+        for condition in statement.get("conditions", []):
+            assert condition["variable"] == "dynamodb:LeadingKeys", condition
+            for world in worlds:
+                for call in world["calls"][function]:
+                    for action, table, key in _item_keys(call):
+                        if action in statement["actions"] and table in statement["resources"]:
+                            assert any(fnmatch(key, value) for value in condition["values"]), (
+                                function,
+                                call.operation,
+                                key,
+                            )
+                            checked += 1
+    assert checked, "no recorded call was subject to a condition"
+
+
+def iter_statements() -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(function, statement) for every statement of permissions.json."""
+    for function, statements in permissions_file()["functions"].items():
+        for statement in statements:
+            yield function, statement
+
+
+def test_statements_are_sorted_and_unique() -> None:
+    for function, statement in iter_statements():
+        assert statement["actions"] == sorted(set(statement["actions"])), (function, statement)
+    json.dumps(permissions_file())  # plain JSON, readable by iam.tf's jsondecode
