@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from entrypoints.cli import commands as api_commands
 from entrypoints.cli import serve
 from entrypoints.cli.errors import CliError
 from kumocms import __version__
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     serve.add_parser(commands)
+    api_commands.add_parsers(commands)
     return parser
 
 

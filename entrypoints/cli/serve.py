@@ -10,7 +10,6 @@ import threading
 from typing import TextIO
 
 from entrypoints.cli.errors import CliError
-from entrypoints.local.stack import LocalStack, StackOptions
 from entrypoints.observability import configure_logging
 from kumocms.errors import InvalidApiKeyError
 from kumocms.rules import validate_api_key_format
@@ -91,6 +90,9 @@ def run(args: argparse.Namespace, *, out: TextIO = sys.stdout) -> int:
             validate_api_key_format(admin_key)
         except InvalidApiKeyError as error:
             raise CliError(f"--admin-key: {error}") from None
+    # Imported here: the emulator and boto3 are heavy, and every other command starts faster.
+    from entrypoints.local.stack import LocalStack, StackOptions  # noqa: PLC0415
+
     stop = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
