@@ -47,6 +47,7 @@ EXPIRES_AT: Final = "expires_at"
 KIND: Final = "kind"
 ENABLED_ADMINS: Final = "enabled_admins"
 FINGERPRINT: Final = "fingerprint"
+OWNER: Final = "owner"
 STATUS: Final = "status"
 BODY: Final = "body"
 HEADERS: Final = "headers"
@@ -162,6 +163,12 @@ def string_value(value: str) -> dict[str, str]:
 
 
 def _build_converter() -> cattrs.Converter:
+    """The converter; the Document and User hooks are generated when first used.
+
+    Generating them is most of the cost of building the converter, and a function uses one or
+    the other (the authorizer never converts a document, the document functions never a user),
+    so neither is generated at import or for a function that does not need it.
+    """
     converter = cattrs.Converter()
     converter.register_unstructure_hook(datetime, iso)
     converter.register_structure_hook(datetime, lambda value, _: parse_iso(value))
@@ -170,30 +177,38 @@ def _build_converter() -> cattrs.Converter:
     converter.register_unstructure_hook(UserId, str)
     converter.register_structure_hook(UserId, lambda value, _: UserId.parse(value))
     converter.register_unstructure_hook(Decimal, exact_number)
-    attrs.resolve_types(Document)
-    converter.register_unstructure_hook(
-        Document,
-        make_dict_unstructure_fn(
+
+    def document_out(_: type) -> Any:
+        attrs.resolve_types(Document)
+        return make_dict_unstructure_fn(
             Document,
             converter,
             id=override(rename=SK),
             metadata=override(unstruct_hook=_metadata_out),
-        ),
-    )
-    converter.register_structure_hook(
-        Document,
-        make_dict_structure_fn(
+        )
+
+    def document_in(_: type) -> Any:
+        attrs.resolve_types(Document)
+        return make_dict_structure_fn(
             Document,
             converter,
             id=override(rename=SK),
             metadata=override(struct_hook=_metadata_in),
-        ),
+        )
+
+    def is_document(cls: object) -> bool:
+        return cls is Document
+
+    def is_user(cls: object) -> bool:
+        return cls is User
+
+    converter.register_unstructure_hook_factory(is_document, document_out)
+    converter.register_structure_hook_factory(is_document, document_in)
+    converter.register_unstructure_hook_factory(
+        is_user, lambda _: make_dict_unstructure_fn(User, converter, id=override(rename="user_id"))
     )
-    converter.register_unstructure_hook(
-        User, make_dict_unstructure_fn(User, converter, id=override(rename="user_id"))
-    )
-    converter.register_structure_hook(
-        User, make_dict_structure_fn(User, converter, id=override(rename="user_id"))
+    converter.register_structure_hook_factory(
+        is_user, lambda _: make_dict_structure_fn(User, converter, id=override(rename="user_id"))
     )
     return converter
 
@@ -329,12 +344,13 @@ def idempotency_key(scope: str) -> Item:
     return {PK: _s(f"{_IDEM}{scope}")}
 
 
-def claim_to_item(scope: str, *, fingerprint: str, expires_at: datetime) -> Item:
-    """An in-flight idempotency record (no status yet)."""
+def claim_to_item(scope: str, *, fingerprint: str, owner: str, expires_at: datetime) -> Item:
+    """An in-flight idempotency record (no status yet), held by the request `owner`."""
     return _serialize(
         {
             PK: f"{_IDEM}{scope}",
             FINGERPRINT: fingerprint,
+            OWNER: owner,
             EXPIRES_AT: epoch_seconds(expires_at),
         }
     )
@@ -370,3 +386,9 @@ def response_from_item(item: Mapping[str, Any]) -> StoredResponse | None:
 def fingerprint_of(item: Mapping[str, Any]) -> str:
     """The request fingerprint of an idempotency record."""
     return str(item[FINGERPRINT]["S"])
+
+
+def owner_of(item: Mapping[str, Any]) -> str | None:
+    """The request that holds an in-flight idempotency record."""
+    owner = item.get(OWNER)
+    return None if owner is None else str(owner["S"])

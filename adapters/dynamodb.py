@@ -256,10 +256,13 @@ class DynamoDocumentRepository:
                     Item=items.document_to_item(document, shards=self._shards),
                     ConditionExpression="attribute_not_exists(#pk)",
                     ExpressionAttributeNames={"#pk": items.PK},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except ClientError as error:
                 if error_code(error) != _CONDITION_FAILED:
                     raise
+                if _already_written(error, document):
+                    return
                 raise AlreadyExistsError(f"document {document.id} already exists") from None
 
     def save(self, document: Document, *, expected_version: int) -> None:
@@ -277,6 +280,8 @@ class DynamoDocumentRepository:
             except ClientError as error:
                 if error_code(error) != _CONDITION_FAILED:
                     raise
+                if _already_written(error, document):
+                    return
                 raise _document_conflict(document.id, expected_version, error) from None
 
     def remove(self, document_id: DocumentId, *, expected_version: int) -> None:
@@ -408,6 +413,17 @@ class DynamoDocumentRepository:
                     max_workers=min(self._shards, 32), thread_name_prefix="kumocms-dynamodb"
                 )
             return self._executor
+
+
+def _already_written(error: ClientError, document: Document) -> bool:
+    """Whether a failed condition only saw this very write, landed by an earlier attempt.
+
+    When AWS applies a write but its answer is lost (a timeout, a 5xx), botocore sends it
+    again and the condition then fails against the write itself. The old item ALL_OLD returns
+    tells the two cases apart without another read.
+    """
+    old = _old_item(error)
+    return old is not None and items.document_from_item(old) == document
 
 
 def _document_conflict(
@@ -648,7 +664,7 @@ class DynamoIdempotencyStore:
         self._clock = clock
 
     def claim(
-        self, scope: str, *, fingerprint: str, expires_at: datetime
+        self, scope: str, *, fingerprint: str, owner: str, expires_at: datetime
     ) -> StoredResponse | IdempotencyClaim:
         """Claim `scope` with one conditional PutItem, or say what holds it."""
         now = items.epoch_seconds(self._clock.now())
@@ -656,7 +672,9 @@ class DynamoIdempotencyStore:
             try:
                 self._client.put_item(
                     TableName=self._table,
-                    Item=items.claim_to_item(scope, fingerprint=fingerprint, expires_at=expires_at),
+                    Item=items.claim_to_item(
+                        scope, fingerprint=fingerprint, owner=owner, expires_at=expires_at
+                    ),
                     # A record whose expiry has passed is free even before TTL removes it.
                     ConditionExpression="attribute_not_exists(#pk) OR #expires <= :now",
                     ExpressionAttributeNames={"#pk": items.PK, "#expires": items.EXPIRES_AT},
@@ -672,6 +690,8 @@ class DynamoIdempotencyStore:
                     return response
                 if items.fingerprint_of(old) != fingerprint:
                     return IdempotencyClaim.REUSED
+                if items.owner_of(old) == owner:
+                    return IdempotencyClaim.CLAIMED  # our own claim, landed by an earlier try
                 return IdempotencyClaim.IN_FLIGHT
         return IdempotencyClaim.CLAIMED
 

@@ -562,7 +562,10 @@ class InMemoryDocumentRepository:
         """Store a new document."""
         self._check()
         with self._lock:
-            if document.id in self._items:
+            current = self._items.get(document.id)
+            if current == document:
+                return
+            if current is not None:
                 raise AlreadyExistsError(f"document {document.id} already exists")
             self._items[document.id] = document
 
@@ -570,6 +573,8 @@ class InMemoryDocumentRepository:
         """Replace the document if it still has `expected_version`."""
         self._check()
         with self._lock:
+            if self._items.get(document.id) == document:
+                return
             self._expect(document.id, expected_version)
             self._items[document.id] = document
 
@@ -717,29 +722,30 @@ class InMemoryIdempotencyStore:
 
     def __init__(self, clock: ManualClock) -> None:
         self._clock = clock
-        self._records: dict[str, tuple[StoredResponse | None, str, datetime]] = {}
+        self._records: dict[str, tuple[StoredResponse | None, str, datetime, str]] = {}
         self._lock = threading.Lock()
 
     def claim(
-        self, scope: str, *, fingerprint: str, expires_at: datetime
+        self, scope: str, *, fingerprint: str, owner: str, expires_at: datetime
     ) -> StoredResponse | IdempotencyClaim:
         """Claim the scope or return what is there."""
         with self._lock:
             record = self._records.get(scope)
             if record is not None and record[2] > self._clock.now():
-                response, stored_fingerprint, _ = record
+                response, stored_fingerprint, _, holder = record
                 if response is not None:
                     return response
                 if stored_fingerprint != fingerprint:
                     return IdempotencyClaim.REUSED
-                return IdempotencyClaim.IN_FLIGHT
-            self._records[scope] = (None, fingerprint, expires_at)
+                if holder != owner:
+                    return IdempotencyClaim.IN_FLIGHT
+            self._records[scope] = (None, fingerprint, expires_at, owner)
             return IdempotencyClaim.CLAIMED
 
     def complete(self, scope: str, response: StoredResponse, *, expires_at: datetime) -> None:
         """Remember the response."""
         with self._lock:
-            self._records[scope] = (response, response.fingerprint, expires_at)
+            self._records[scope] = (response, response.fingerprint, expires_at, "")
 
     def release(self, scope: str) -> None:
         """Forget a claim."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from ulid import ULID
-
 from kumocms.ids import DocumentId, UserId
 from kumocms.users import API_KEY_PREFIX
 
@@ -24,10 +22,14 @@ class RandomIds:
 
     def document_id(self) -> DocumentId:
         """A new document id."""
+        from ulid import ULID  # noqa: PLC0415 - only functions that create ids pay its import
+
         return DocumentId.from_ulid(ULID())
 
     def user_id(self) -> UserId:
         """A new user id."""
+        from ulid import ULID  # noqa: PLC0415
+
         return UserId.from_ulid(ULID())
 
     def api_key(self) -> str:

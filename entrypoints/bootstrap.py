@@ -160,6 +160,7 @@ class Wiring:
         self._factory = factory
         self._runtime: Runtime | None = None
         self._lock = threading.Lock()
+        _register_snapstart_hooks(self)
 
     def get(self) -> Runtime:
         """The runtime, built on the first call."""
@@ -185,6 +186,30 @@ class Wiring:
 
         session = boto3.Session(region_name=settings.region)
         return build_runtime(settings, self._needs, session)
+
+
+def _register_snapstart_hooks(wiring: Wiring) -> None:
+    """With Lambda SnapStart, build before the snapshot and rebuild after each restore.
+
+    The snapshot then holds the imported modules and a warm composition root; after a restore,
+    clients (which hold credentials and connections) are made again, so nothing credential-
+    bound or unique is shared between restored copies. Outside SnapStart the runtime's hook
+    module does not exist and nothing is registered.
+    """
+    try:
+        from snapshot_restore_py import (  # type: ignore[import-not-found]  # noqa: PLC0415
+            register_after_restore,
+            register_before_snapshot,
+        )
+    except ImportError:
+        return
+
+    def after_restore() -> None:
+        wiring.reset()
+        wiring.get()
+
+    register_before_snapshot(wiring.get)
+    register_after_restore(after_restore)
 
 
 def fixed(runtime: Runtime) -> Callable[[], Runtime]:

@@ -21,12 +21,13 @@ TUNING_VARIABLES = (
     "PRESIGN_TTL_SECONDS",
 )
 """Optional variables every function reads (defaults apply when absent)."""
+HTTP_VARIABLES = (*TUNING_VARIABLES, "CORS_ALLOWED_ORIGINS", "RESTORE_POLL_SECONDS")
+"""Optional variables of the HTTP functions (CORS headers; Retry-After of running restores)."""
 UPLOAD_VARIABLES = (
     "DIRECT_UPLOAD_LIMIT",
     "MULTIPART_THRESHOLD",
     "MULTIPART_PART_SIZE",
     "PENDING_UPLOAD_TTL_SECONDS",
-    "CORS_ALLOWED_ORIGINS",
 )
 
 
@@ -64,25 +65,28 @@ FUNCTIONS = MappingProxyType(
                 name="documents_read",
                 trigger="http",
                 needs=Needs(blobs=True, documents=True),
+                optional_variables=HTTP_VARIABLES,
                 description="Document reads and presigned downloads",
             ),
             Function(
                 name="documents_write",
                 trigger="http",
                 needs=Needs(blobs=True, documents=True, events=True, idempotency=True),
-                optional_variables=TUNING_VARIABLES + UPLOAD_VARIABLES,
+                optional_variables=HTTP_VARIABLES + UPLOAD_VARIABLES,
                 description="Uploads, patches, replaces, deletes, archive and restore",
             ),
             Function(
                 name="users",
                 trigger="http",
                 needs=Needs(users=True, events=True, idempotency=True),
+                optional_variables=HTTP_VARIABLES,
                 description="User and API key management (admin)",
             ),
             Function(
                 name="meta",
                 trigger="http",
                 needs=Needs(blobs=True, documents=True),
+                optional_variables=HTTP_VARIABLES,
                 description="Health check, OpenAPI document, the caller",
             ),
             Function(
@@ -95,7 +99,7 @@ FUNCTIONS = MappingProxyType(
                 name="ingest",
                 trigger="sqs",
                 needs=Needs(blobs=True, documents=True, events=True),
-                optional_variables=(*TUNING_VARIABLES, "PENDING_UPLOAD_TTL_SECONDS"),
+                optional_variables=(*TUNING_VARIABLES, "ORPHAN_GRACE_SECONDS"),
                 description="Applies S3 events from the ingest queue",
             ),
             Function(
@@ -107,6 +111,7 @@ FUNCTIONS = MappingProxyType(
                     *TUNING_VARIABLES,
                     "DLQ_MAX_RETRIES",
                     "DLQ_RETRY_DELAY_SECONDS",
+                    "ORPHAN_GRACE_SECONDS",
                 ),
                 description="Re-drives the ingest DLQ; parks poison messages",
             ),

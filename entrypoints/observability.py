@@ -82,14 +82,30 @@ def count(name: str, value: int = 1) -> None:
 
 
 class CountingEventBus:
-    """Wraps an event bus and counts every published domain event by name."""
+    """Wraps an event bus: counts published events by name, and records lost ones.
+
+    Use cases publish after their change is committed. When EventBridge stays unavailable
+    through botocore's retries, failing the request would make the client repeat a change that
+    already happened (a second upload, a second replacement), so the change stands and the lost
+    events are logged and counted (`EventsNotPublished`, which an alarm watches) instead. A
+    transactional outbox would make them at-least-once; see the README.
+    """
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
 
     def publish(self, events: Any) -> None:
-        """Publish, then count what was published."""
-        self._inner.publish(events)
+        """Publish, then count what was published (or what was lost)."""
+        from kumocms.errors import DependencyError  # noqa: PLC0415 - keeps this module light
+
+        try:
+            self._inner.publish(events)
+        except DependencyError:
+            count("EventsNotPublished", len(events))
+            structlog.get_logger("kumocms.events").error(
+                "domain_events_not_published", events=[event.name for event in events]
+            )
+            return
         for event in events:
             count(event.name)
 

@@ -99,6 +99,7 @@ class EnvSettings:
                 pending_upload_ttl=_seconds(
                     environ, "PENDING_UPLOAD_TTL_SECONDS", defaults.pending_upload_ttl
                 ),
+                orphan_grace=_seconds(environ, "ORPHAN_GRACE_SECONDS", defaults.orphan_grace),
                 restore_poll_interval=(
                     _seconds(environ, "RESTORE_POLL_SECONDS", timedelta(seconds=60))
                     if _optional(environ, "RESTORE_POLL_SECONDS")

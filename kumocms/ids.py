@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import attrs
-from ulid import ULID
 
 from kumocms.errors import InvalidIdError
+
+if TYPE_CHECKING:
+    from ulid import ULID
 
 _CROCKFORD = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 
 
-def _parse_ulid(value: object, kind: str) -> ULID:
+def _canonical_ulid(value: object, kind: str) -> str:
+    """The canonical (upper-case) text of a ULID.
+
+    Checked here rather than by python-ulid, whose import (it reads its own package metadata)
+    costs every cold start that only parses ids: 26 Crockford characters whose first is 0-7
+    decode to 128 bits, and encoding those bits again gives back exactly this text.
+    """
     if not isinstance(value, str) or len(value) != 26:
         raise InvalidIdError(f"{kind} must be a 26-character ULID", field=kind)
     upper = value.upper()
     # ULID's first character encodes the top 3 bits of a 48-bit timestamp: 0-7 only.
     if not set(upper) <= _CROCKFORD or upper[0] > "7":
         raise InvalidIdError(f"{kind} must be a 26-character ULID", field=kind)
-    return ULID.from_str(upper)
+    return upper
 
 
 @attrs.frozen(order=True)
@@ -36,7 +44,7 @@ class UlidId:
         Raises:
             InvalidIdError: the text is not a ULID.
         """
-        return cls(str(_parse_ulid(text, cls._kind())))
+        return cls(_canonical_ulid(text, cls._kind()))
 
     @classmethod
     def from_ulid(cls, ulid: ULID) -> Self:
@@ -50,6 +58,8 @@ class UlidId:
     @property
     def created_at(self) -> datetime:
         """The creation time encoded in the id's first 48 bits."""
+        from ulid import ULID  # noqa: PLC0415 - see _canonical_ulid
+
         return ULID.from_str(self.value).datetime
 
     def __str__(self) -> str:

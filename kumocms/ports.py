@@ -252,15 +252,18 @@ class DocumentRepository(Protocol):
         ...
 
     def add(self, document: Document) -> None:
-        """Store a new document.
+        """Store a new document (adding an identical document again changes nothing).
 
         Raises:
-            AlreadyExistsError: the id is taken.
+            AlreadyExistsError: the id is taken by another document.
         """
         ...
 
     def save(self, document: Document, *, expected_version: int) -> None:
         """Replace the stored document if it still has `expected_version`.
+
+        Storing a document that is already stored exactly changes nothing (a retried write whose
+        first attempt landed).
 
         Raises:
             VersionConflictError: another write got there first.
@@ -348,9 +351,14 @@ class IdempotencyStore(Protocol):
     """Remembers responses to requests made with an `Idempotency-Key` for a while."""
 
     def claim(
-        self, scope: str, *, fingerprint: str, expires_at: datetime
+        self, scope: str, *, fingerprint: str, owner: str, expires_at: datetime
     ) -> StoredResponse | IdempotencyClaim:
-        """Claim `scope` for a new request, or return what an earlier request left there."""
+        """Claim `scope` for request `owner`, or return what an earlier request left there.
+
+        A claim already held by the same owner (its first attempt landed but the answer was
+        lost) is CLAIMED again. An in-flight claim lapses at `expires_at`, so a request that
+        died half-way blocks its key only briefly.
+        """
         ...
 
     def complete(self, scope: str, response: StoredResponse, *, expires_at: datetime) -> None:

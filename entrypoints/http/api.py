@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -25,6 +26,9 @@ from kumocms.jsonvalue import dumps_json, loads_json
 from kumocms.ports import IdempotencyClaim, StoredResponse
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
+IN_FLIGHT_LEASE = timedelta(minutes=5)
+"""How long a claim blocks its key while its request runs (longer than any function timeout):
+a request that dies half-way does not block its key for a day."""
 MAX_IDEMPOTENCY_KEY = 255
 _REPLAYED_HEADERS = ("Location", "ETag", "Retry-After", "Content-Type")
 
@@ -98,8 +102,10 @@ def _idempotent(call: Call, operation: Callable[[Call], HttpResponse]) -> HttpRe
     scope = _digest(f"{user}\n{request.method}\n{request.path}\n{key}".encode())
     fingerprint = _digest(request.media_type.encode() + b"\n" + request.body)
     store = call.ports.idempotency
-    expires_at = call.ports.clock.now() + IDEMPOTENCY_TTL
-    claim = store.claim(scope, fingerprint=fingerprint, expires_at=expires_at)
+    now = call.ports.clock.now()
+    claim = store.claim(
+        scope, fingerprint=fingerprint, owner=uuid.uuid4().hex, expires_at=now + IN_FLIGHT_LEASE
+    )
     if isinstance(claim, StoredResponse):
         if claim.fingerprint != fingerprint:
             raise _key_reused()
@@ -135,7 +141,7 @@ def _idempotent(call: Call, operation: Callable[[Call], HttpResponse]) -> HttpRe
         body="" if response.body is None else dumps_json(response.body),
         headers=headers,
     )
-    store.complete(scope, stored, expires_at=expires_at)
+    store.complete(scope, stored, expires_at=now + IDEMPOTENCY_TTL)
     return response
 
 

@@ -217,4 +217,8 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+            # The emulator's state is process-wide: forget it, so another stack can start here.
+            from moto.moto_api._internal.models import moto_api_backend  # noqa: PLC0415
+
+            moto_api_backend.reset()
         glacier.uninstall()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from datetime import datetime
 
@@ -17,7 +18,9 @@ from kumocms.commands import (
 )
 from kumocms.errors import (
     ChecksumMismatchError,
+    DependencyError,
     DocumentArchivedError,
+    DocumentNotFoundError,
     IllegalTransitionError,
     NotMultipartUploadError,
     PayloadTooLargeError,
@@ -104,8 +107,11 @@ def upload_document(ports: Ports, actor: Principal, command: UploadDocument) -> 
             now=now,
             owner=actor.user_id,
         )
-    ports.documents.add(changed.document)
+    # Everything that can fail goes before the record is added: once it exists, a failure
+    # would make the client retry and create a second document. Leftovers of a failed add
+    # are orphans the storage events clean up.
     ports.blobs.write_sidecar(document_id, metadata)
+    ports.documents.add(changed.document)
     ports.events.publish(changed.events)
     return DocumentView(
         document=changed.document, download=download_link(ports, changed.document), upload=upload
@@ -260,11 +266,7 @@ def replace_document(ports: Ports, actor: Principal, command: ReplaceDocument) -
                 # The stored revision will never be referenced: remove it before retrying.
                 ports.blobs.delete(document.id, [ref.revision], sidecar=False)
                 raise
-            if document.revision is not None:
-                ports.blobs.delete(document.id, [document.revision], sidecar=False)
-            if document.pending is not None:
-                superseded = ContentRef(document.id, document.pending.revision)
-                ports.blobs.abort_upload(superseded, upload_id=document.pending.multipart_id)
+            _tidy_after_replace(ports, document)
             if metadata is not None:
                 ports.blobs.write_sidecar(saved.id, saved.metadata)
             return saved
@@ -275,9 +277,7 @@ def replace_document(ports: Ports, actor: Principal, command: ReplaceDocument) -
         except VersionConflictError:
             ports.blobs.abort_upload(ref, upload_id=pending.multipart_id)
             raise
-        if document.pending is not None:
-            superseded = ContentRef(document.id, document.pending.revision)
-            ports.blobs.abort_upload(superseded, upload_id=document.pending.multipart_id)
+        _tidy_after_replace(ports, document, keep_current=True)
         if metadata is not None:
             ports.blobs.write_sidecar(saved.id, saved.metadata)
         targets.append(target)
@@ -311,7 +311,9 @@ def delete_document(ports: Ports, actor: Principal, command: DeleteDocument) -> 
             ports.blobs.abort_upload(pending, upload_id=document.pending.multipart_id)
             revisions.add(pending.revision)
         ports.blobs.delete(document.id, sorted(r for r in revisions if r is not None), sidecar=True)
-        ports.documents.remove(document.id, expected_version=document.version)
+        # Gone already is fine: a retried removal whose first attempt landed, or a racer.
+        with contextlib.suppress(DocumentNotFoundError):
+            ports.documents.remove(document.id, expected_version=document.version)
         ports.events.publish(changed.events)
         return document
 
@@ -466,6 +468,23 @@ def _prepare_upload(
         revision=ref.revision, declared=declared, mode=mode, expires_at=expires_at
     )
     return pending, target
+
+
+def _tidy_after_replace(ports: Ports, before: Document, *, keep_current: bool = False) -> None:
+    """Remove what a committed replacement made obsolete, as far as storage lets us now.
+
+    The replacement has been saved, so failing the request here would make the client send it
+    again. Whatever is left is recorded on the document (`stale_revision`, revisions at or
+    below its version) and deleted when its storage events are processed.
+    """
+    try:
+        if before.pending is not None:
+            superseded = ContentRef(before.id, before.pending.revision)
+            ports.blobs.abort_upload(superseded, upload_id=before.pending.multipart_id)
+        if not keep_current and before.revision is not None:
+            ports.blobs.delete(before.id, [before.revision], sidecar=False)
+    except DependencyError:
+        return
 
 
 def _pending_multipart(document: Document) -> PendingUpload:

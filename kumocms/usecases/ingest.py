@@ -94,12 +94,16 @@ def handle_storage_event(ports: Ports, event: StorageEvent) -> Outcome:
     if target is None:
         return Outcome.IGNORED
     if isinstance(event, ObjectCreated):
-        if find(ports, target.document_id) is None:
+        document = find(ports, target.document_id)
+        if document is None:
             return _orphan(ports, target)
         if isinstance(target, SidecarRef):
-            return _verify_sidecar(ports, target.document_id)
+            return _verify_sidecar(ports, document)
         return _retrying(
-            ports, target.document_id, lambda doc: _object_created(ports, doc, target, event)
+            ports,
+            target.document_id,
+            lambda doc: _object_created(ports, doc, target, event),
+            first=document,
         )
     if isinstance(target, SidecarRef):
         return Outcome.IGNORED
@@ -273,13 +277,10 @@ def _orphan(ports: Ports, target: ContentRef | SidecarRef) -> Outcome:
 # ---- sidecars -----------------------------------------------------------------------------
 
 
-def _verify_sidecar(ports: Ports, document_id: DocumentId) -> Outcome:
-    document = find(ports, document_id)
-    if document is None:
-        return Outcome.IGNORED
-    if ports.blobs.read_sidecar(document_id) == document.metadata:
+def _verify_sidecar(ports: Ports, document: Document) -> Outcome:
+    if ports.blobs.read_sidecar(document.id) == document.metadata:
         return Outcome.UNCHANGED
-    ports.blobs.write_sidecar(document_id, document.metadata)
+    ports.blobs.write_sidecar(document.id, document.metadata)
     return Outcome.REPAIRED
 
 
@@ -299,13 +300,21 @@ def _retrying(
     handle: Callable[[Document], Outcome],
     *,
     missing_ok: bool = True,
+    first: Document | None = None,
 ) -> Outcome:
+    """Run `handle` on the document, re-reading it after each version conflict.
+
+    `first` is a copy the caller has just read: the first attempt uses it instead of reading
+    the same item again (a stale copy only costs the conflict that a re-read then settles).
+    """
+    document = first
     for _ in range(ports.settings.conflict_retries):
-        document = find(ports, document_id) if missing_ok else ports.documents.get(document_id)
         if document is None:
-            return Outcome.IGNORED  # never create a record from an event
+            document = find(ports, document_id) if missing_ok else ports.documents.get(document_id)
+            if document is None:
+                return Outcome.IGNORED  # never create a record from an event
         try:
             return handle(document)
         except VersionConflictError:
-            continue
+            document = None
     raise ConflictError(f"document {document_id} kept changing while an event was applied")

@@ -129,6 +129,17 @@ def test_save_with_a_stale_version_reports_the_actual_one(repo: DocumentReposito
     assert repo.get(document.id) == second
 
 
+def test_a_write_repeated_after_it_landed_changes_nothing(repo: DocumentRepository) -> None:
+    # botocore repeats a write whose answer was lost; the repeat must not look like a conflict.
+    document = make_document(1)
+    repo.add(document)
+    repo.add(document)
+    second = bump(document, file_name="second.txt")
+    repo.save(second, expected_version=1)
+    repo.save(second, expected_version=1)
+    assert repo.get(document.id) == second
+
+
 def test_save_of_a_missing_document(repo: DocumentRepository) -> None:
     with pytest.raises(DocumentNotFoundError):
         repo.save(bump(make_document(1)), expected_version=1)

@@ -40,43 +40,72 @@ def response(fingerprint: str = "fp-1") -> StoredResponse:
 
 
 def test_a_new_scope_is_claimed(store: IdempotencyStore) -> None:
-    assert store.claim(SCOPE, fingerprint="fp-1", expires_at=T0 + DAY) is IdempotencyClaim.CLAIMED
+    assert (
+        store.claim(SCOPE, fingerprint="fp-1", owner="o-fp-1", expires_at=T0 + DAY)
+        is IdempotencyClaim.CLAIMED
+    )
 
 
 def test_a_claimed_scope_is_in_flight_or_reused(store: IdempotencyStore) -> None:
-    store.claim(SCOPE, fingerprint="fp-1", expires_at=T0 + DAY)
-    assert store.claim(SCOPE, fingerprint="fp-1", expires_at=T0 + DAY) is (
+    store.claim(SCOPE, fingerprint="fp-1", owner="o-fp-1", expires_at=T0 + DAY)
+    assert store.claim(SCOPE, fingerprint="fp-1", owner="someone-else", expires_at=T0 + DAY) is (
         IdempotencyClaim.IN_FLIGHT
     )
-    assert store.claim(SCOPE, fingerprint="fp-2", expires_at=T0 + DAY) is (IdempotencyClaim.REUSED)
-    assert store.claim("other" + SCOPE, fingerprint="fp-1", expires_at=T0 + DAY) is (
+    # the same request again (its first claim landed but the answer was lost) still owns it
+    assert store.claim(SCOPE, fingerprint="fp-1", owner="o-fp-1", expires_at=T0 + DAY) is (
         IdempotencyClaim.CLAIMED
     )
+    assert store.claim(SCOPE, fingerprint="fp-2", owner="o-fp-2", expires_at=T0 + DAY) is (
+        IdempotencyClaim.REUSED
+    )
+    assert store.claim(
+        "other" + SCOPE, fingerprint="fp-1", owner="o-fp-1", expires_at=T0 + DAY
+    ) is (IdempotencyClaim.CLAIMED)
 
 
 def test_a_completed_scope_replays_the_response(store: IdempotencyStore) -> None:
-    store.claim(SCOPE, fingerprint="fp-1", expires_at=T0 + DAY)
+    store.claim(SCOPE, fingerprint="fp-1", owner="o-fp-1", expires_at=T0 + DAY)
     store.complete(SCOPE, response(), expires_at=T0 + DAY)
-    assert store.claim(SCOPE, fingerprint="fp-1", expires_at=T0 + DAY) == response()
+    assert store.claim(SCOPE, fingerprint="fp-1", owner="o-fp-1", expires_at=T0 + DAY) == response()
     # the caller compares fingerprints: a different request sees the stored one
-    replay = store.claim(SCOPE, fingerprint="fp-2", expires_at=T0 + DAY)
+    replay = store.claim(SCOPE, fingerprint="fp-2", owner="o-fp-2", expires_at=T0 + DAY)
     assert isinstance(replay, StoredResponse)
     assert replay.fingerprint == "fp-1"
 
 
 def test_a_released_scope_can_be_claimed_again(store: IdempotencyStore) -> None:
-    store.claim(SCOPE, fingerprint="fp-1", expires_at=T0 + DAY)
+    store.claim(SCOPE, fingerprint="fp-1", owner="o-fp-1", expires_at=T0 + DAY)
     store.release(SCOPE)
-    assert store.claim(SCOPE, fingerprint="fp-2", expires_at=T0 + DAY) is (IdempotencyClaim.CLAIMED)
+    assert store.claim(SCOPE, fingerprint="fp-2", owner="o-fp-2", expires_at=T0 + DAY) is (
+        IdempotencyClaim.CLAIMED
+    )
     store.release("never-claimed")
 
 
 def test_an_expired_record_is_free(store: IdempotencyStore, clock: ManualClock) -> None:
-    store.claim(SCOPE, fingerprint="fp-1", expires_at=T0 + DAY)
+    store.claim(SCOPE, fingerprint="fp-1", owner="o-fp-1", expires_at=T0 + DAY)
     store.complete(SCOPE, response(), expires_at=T0 + DAY)
     clock.advance(DAY - timedelta(seconds=1))
-    assert isinstance(store.claim(SCOPE, fingerprint="fp-1", expires_at=T0 + DAY), StoredResponse)
+    assert isinstance(
+        store.claim(SCOPE, fingerprint="fp-1", owner="o-fp-1", expires_at=T0 + DAY), StoredResponse
+    )
     clock.advance(timedelta(seconds=1))  # expiry reached
     later = clock.now() + DAY
-    assert store.claim(SCOPE, fingerprint="fp-1", expires_at=later) is IdempotencyClaim.CLAIMED
-    assert store.claim(SCOPE, fingerprint="fp-1", expires_at=later) is IdempotencyClaim.IN_FLIGHT
+    assert (
+        store.claim(SCOPE, fingerprint="fp-1", owner="o-fp-1", expires_at=later)
+        is IdempotencyClaim.CLAIMED
+    )
+    assert (
+        store.claim(SCOPE, fingerprint="fp-1", owner="another-request", expires_at=later)
+        is IdempotencyClaim.IN_FLIGHT
+    )
+
+
+def test_an_abandoned_claim_lapses(store: IdempotencyStore, clock: ManualClock) -> None:
+    lease = timedelta(minutes=5)
+    store.claim(SCOPE, fingerprint="fp-1", owner="crashed", expires_at=clock.now() + lease)
+    clock.advance(lease)
+    assert (
+        store.claim(SCOPE, fingerprint="fp-1", owner="retry", expires_at=clock.now() + lease)
+        is IdempotencyClaim.CLAIMED
+    )

@@ -256,3 +256,33 @@ def test_every_function_module_exposes_its_handler() -> None:
         module = importlib.import_module(module_name)
         assert callable(getattr(module, attribute))
         assert module.wiring._runtime is None  # nothing built at import
+
+
+def test_snapstart_hooks_build_before_the_snapshot_and_rebuild_after_restore(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+    import types
+
+    hooks: dict[str, list[Any]] = {"before": [], "after": []}
+    module = types.ModuleType("snapshot_restore_py")
+    module.register_before_snapshot = hooks["before"].append  # type: ignore[attr-defined]
+    module.register_after_restore = hooks["after"].append  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", module)
+    built: list[Runtime] = []
+
+    def factory(settings: EnvSettings, needs: Any) -> Runtime:
+        built.append(Runtime(settings=settings, ports=in_memory_ports()))
+        return built[-1]
+
+    wiring = Wiring(
+        FUNCTIONS["meta"].needs,
+        factory=factory,
+        environ={"AWS_REGION": "eu-west-1", "S3_BUCKET": "b", "DOCUMENTS_TABLE": "d"},
+    )
+    assert built == []
+    hooks["before"][0]()
+    assert len(built) == 1
+    hooks["after"][0]()
+    assert len(built) == 2
+    assert wiring.get() is built[1]

@@ -288,9 +288,10 @@ def test_user_key_and_counter_item_shapes(dynamodb: Any) -> None:
 
 def test_idempotency_record_shape(dynamodb: Any) -> None:
     store = DynamoIdempotencyStore(dynamodb, DOCUMENTS_TABLE, clock=ManualClock(T0))
-    store.claim("abc", fingerprint="fp", expires_at=T0 + DAY)
+    store.claim("abc", fingerprint="fp", owner="request-1", expires_at=T0 + DAY)
     item = raw(dynamodb, DOCUMENTS_TABLE, "IDEM#abc")
     assert item["fingerprint"] == {"S": "fp"}
+    assert item["owner"] == {"S": "request-1"}
     assert item["expires_at"] == {"N": str(int((T0 + DAY).timestamp()))}
     assert "status" not in item
     response = StoredResponse(fingerprint="fp", status=201, body="{}", headers={"ETag": '"1"'})
@@ -469,8 +470,14 @@ def test_user_operations_cost_one_request(dynamodb: Any, counter: RequestCounter
 def test_idempotency_claims_cost_one_request(dynamodb: Any, counter: RequestCounter) -> None:
     store = DynamoIdempotencyStore(dynamodb, DOCUMENTS_TABLE, clock=ManualClock(T0))
     with counter.measure():
-        assert store.claim("s", fingerprint="a", expires_at=T0 + DAY) is IdempotencyClaim.CLAIMED
-        assert store.claim("s", fingerprint="b", expires_at=T0 + DAY) is IdempotencyClaim.REUSED
+        assert (
+            store.claim("s", fingerprint="a", owner="r1", expires_at=T0 + DAY)
+            is IdempotencyClaim.CLAIMED
+        )
+        assert (
+            store.claim("s", fingerprint="b", owner="r2", expires_at=T0 + DAY)
+            is IdempotencyClaim.REUSED
+        )
     assert counter.log == ["PutItem", "PutItem"]
 
 
