@@ -111,3 +111,122 @@ def fuzz(session: nox.Session) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
         session.log("local stack stopped")
+
+
+# ---- infrastructure: the Lambda package, Terraform, policy checks, workflows --------------------
+
+TERRAFORM_MODULE = "terraform/modules/kumocms"
+TERRAFORM_EXAMPLE = "terraform/examples/complete"
+TERRAFORM_CLI_CONFIG = "terraform/cli.tfrc"
+DEFAULT_PROVIDER_MIRROR = "/opt/tf-plugins"
+
+
+def _hcl_string(value: str) -> str:
+    """A quoted HCL string literal."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _terraform_env(session: nox.Session) -> dict[str, str]:
+    """TF_CLI_CONFIG_FILE for offline provider installs from a filesystem mirror.
+
+    terraform/cli.tfrc names /opt/tf-plugins. With KUMOCMS_TF_PROVIDER_MIRROR set, the same
+    configuration with that path is written to the session's temporary directory instead:
+    Terraform's CLI configuration cannot read environment variables itself.
+    """
+    config = Path(TERRAFORM_CLI_CONFIG).resolve()
+    mirror = os.environ.get("KUMOCMS_TF_PROVIDER_MIRROR")
+    if mirror:
+        text = config.read_text(encoding="utf-8")
+        original = f"path    = {_hcl_string(DEFAULT_PROVIDER_MIRROR)}"
+        if original not in text:
+            session.error(f"{config} no longer names {DEFAULT_PROVIDER_MIRROR}; update noxfile.py")
+        replaced = text.replace(original, f"path    = {_hcl_string(str(Path(mirror).resolve()))}")
+        config = Path(session.create_tmp()) / "cli.tfrc"
+        config.write_text(replaced, encoding="utf-8")
+    return {"TF_CLI_CONFIG_FILE": str(config), "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"}
+
+
+@nox.session
+def package(session: nox.Session) -> None:
+    """Build dist/kumocms-lambda.zip (deterministic) and import every handler from it.
+
+    `nox -s package -- --with-boto3` bundles boto3 instead of relying on the runtime's.
+    """
+    session.install("pip", "-e", ".")
+    session.run("python", "scripts/package_lambda.py", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def terraform(session: nox.Session) -> None:
+    """terraform fmt, offline init and validate of module and example, and `terraform test`."""
+    env = _terraform_env(session)
+    session.run("terraform", "fmt", "-check", "-recursive", "terraform", env=env, external=True)
+    for directory in (TERRAFORM_MODULE, TERRAFORM_EXAMPLE):
+        session.run(
+            "terraform",
+            f"-chdir={directory}",
+            "init",
+            "-backend=false",
+            "-input=false",
+            "-no-color",
+            env=env,
+            external=True,
+        )
+        session.run(
+            "terraform", f"-chdir={directory}", "validate", "-no-color", env=env, external=True
+        )
+    session.run(
+        "terraform", f"-chdir={TERRAFORM_MODULE}", "test", "-no-color", env=env, external=True
+    )
+
+
+@nox.session
+def checkov(session: nox.Session) -> None:
+    """checkov on the Terraform, offline (its own venv: it pins an older boto3)."""
+    session.install("checkov")
+    session.run(
+        "checkov",
+        "--directory",
+        "terraform",
+        "--framework",
+        "terraform",
+        "--skip-download",
+        "--compact",
+        "--quiet",
+        env={"BC_SKIP_MAPPING": "TRUE", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "TRUE"},
+    )
+
+
+@nox.session(name="terraform_moto")
+def terraform_moto(session: nox.Session) -> None:
+    """Apply the example root to a moto server on loopback, compare it with routes.json, destroy."""
+    session.install("moto[server]>=5.2.5", "boto3")
+    env = _terraform_env(session)
+    session.run("python", "scripts/terraform_moto.py", *session.posargs, env=env)
+
+
+@nox.session
+def workflows(session: nox.Session) -> None:
+    """Validate .github/workflows against the vendored GitHub workflow schema (offline)."""
+    session.install("check-jsonschema")
+    files = sorted(str(path) for path in Path(".github/workflows").glob("*.yml"))
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *files)
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """The fault-injection test at a bigger size (`CHAOS_DOCUMENTS`, default 1,000 here)."""
+    session.install("-e", DEV)
+    env = {"CHAOS_DOCUMENTS": os.environ.get("CHAOS_DOCUMENTS", "1000")}
+    session.run("pytest", "tests/chaos", "-q", "-s", *session.posargs, env=env)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against plain boto3 on a moto server: a table and bench-results.json.
+
+    Not part of CI. `nox -s bench -- --quick` is a smoke run; `-- --strict` exits 1 when a
+    figure misses its target.
+    """
+    session.install("-e", DEV)
+    session.run("python", "-m", "bench", *session.posargs)
