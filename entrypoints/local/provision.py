@@ -18,7 +18,8 @@ from entrypoints.storage_events import DETAIL_TYPES
 
 INGEST_VISIBILITY_SECONDS = 30
 """Short locally so failed records come back quickly (AWS: at least 6x the function timeout)."""
-MAX_RECEIVE_COUNT = 3
+MAX_RECEIVE_COUNT = 5
+"""As the Terraform module's `ingest_max_receive_count` default."""
 NONCURRENT_VERSION_DAYS = 7
 ABORT_MULTIPART_DAYS = 7
 

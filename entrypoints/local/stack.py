@@ -53,7 +53,7 @@ class StackOptions:
     reconcile_every: float = 60.0
     cors_allowed_origins: tuple[str, ...] = ("*",)
     ingest_visibility_timeout: int = 30
-    max_receive_count: int = 3
+    max_receive_count: int = 5
     environment: Mapping[str, str] = attrs.field(factory=dict)
     """Extra function environment (e.g. MULTIPART_THRESHOLD, DLQ_MAX_RETRIES) for tests."""
 
