@@ -12,7 +12,6 @@ from types import MappingProxyType
 import attrs
 
 from entrypoints.bootstrap import Needs
-from entrypoints.http.routes import ROUTES
 
 TUNING_VARIABLES = (
     "LOG_LEVEL",
@@ -129,6 +128,10 @@ FUNCTIONS = MappingProxyType(
 
 def routes_json() -> str:
     """`terraform/modules/kumocms/routes.json`: what the REST API needs to know per route."""
+    # Imported here: every function module imports this one for its wiring, and the queue and
+    # schedule functions would otherwise load the route table and its schemas at cold start.
+    from entrypoints.http.routes import ROUTES  # noqa: PLC0415
+
     routes = [
         {
             "method": route.method,
