@@ -43,10 +43,30 @@ def configure_logging(level: str = "INFO", *, stream: TextIO | None = None) -> N
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level, logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(_Sink()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
     _configured = True
+
+
+class _Sink:
+    """Where log lines go, looked up at every write.
+
+    structlog caches a logger on first use; resolving the stream here lets the local stack (and
+    tests) send lines elsewhere without depending on which logger was made first.
+    """
+
+    def write(self, text: str) -> int:
+        return (_output or sys.stdout).write(text)
+
+    def flush(self) -> None:
+        (_output or sys.stdout).flush()
+
+
+def redirect(stream: TextIO | None) -> None:
+    """Send log lines and metrics to `stream` (None: standard output)."""
+    global _output  # noqa: PLW0603 - one sink per process
+    _output = stream
 
 
 def get_logger(name: str) -> Any:

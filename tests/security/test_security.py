@@ -13,7 +13,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
-import structlog
 from moto import mock_aws
 
 from entrypoints import observability
@@ -92,17 +91,13 @@ class Stack:
 @pytest.fixture
 def stack() -> Iterator[Stack]:
     logs = io.StringIO()
-    previous = (observability._configured, observability._output)
-    structlog.reset_defaults()
-    observability._configured = False
-    observability.configure_logging("DEBUG", stream=logs)
+    observability.configure_logging("INFO")
+    observability.redirect(logs)
     try:
         with mock_aws():
             yield Stack(logs)
     finally:
-        structlog.reset_defaults()
-        observability._configured, observability._output = False, None
-        del previous
+        observability.redirect(None)
 
 
 def _all_items(stack: Stack) -> list[dict[str, Any]]:
