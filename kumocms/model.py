@@ -338,6 +338,7 @@ class Document:
         transition(self.state, Action.UPDATE_METADATA)
         if not isinstance(patch, Mapping):
             raise InvalidMetadataError("a metadata patch must be a JSON object", field="metadata")
+        _check_patch_keys(patch)
         merged = normalize_metadata(merge_patch(self.metadata, patch))
         if merged == self.metadata:
             return None
@@ -547,6 +548,15 @@ def is_newer_sequencer(candidate: str | None, current: str | None) -> bool:
         return False
     width = max(len(candidate), len(current))
     return candidate.upper().ljust(width, "0") > current.upper().ljust(width, "0")
+
+
+def _check_patch_keys(patch: Mapping[str, object]) -> None:
+    """Every key a patch names, removed (null) or set, must be a possible metadata key."""
+    for key, value in patch.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidMetadataError("metadata keys must be non-empty strings", field="metadata")
+        if isinstance(value, Mapping):
+            _check_patch_keys(value)
 
 
 def merge_patch(target: JsonValue, patch: JsonValue) -> JsonValue:

@@ -39,3 +39,11 @@ def test_documented_if_match_pattern_matches_what_is_accepted() -> None:
 def test_created_documents_link_to_their_operations() -> None:
     links = openapi_document()["paths"]["/documents"]["post"]["responses"]["201"]["links"]
     assert links["GetDocument"]["parameters"] == {"id": "$response.body#/document_id"}
+
+
+def test_a_patch_may_not_name_an_empty_key_even_to_remove_it(api: Api) -> None:
+    doc = api.upload()
+    for patch in ({"": None}, {"a": {"": None}}, {"": 1}):
+        reply = api("PATCH", f"/documents/{doc['document_id']}", json_body=patch)
+        assert reply.status == 400, (patch, reply.body)
+        assert reply.json["code"] == "validation_failed"
