@@ -316,11 +316,20 @@ def _request_body(route: Route) -> dict[str, Any] | None:
                 "type": "object",
                 "required": ["file"],
                 "properties": {
-                    "file": {"type": "string", "contentMediaType": "application/octet-stream"},
-                    "metadata": {"type": "string", "description": "A JSON object"},
+                    # Any bytes are a file: the part has no JSON type to get wrong.
+                    "file": {
+                        "description": "The file; its filename and Content-Type are used.",
+                        "contentMediaType": "application/octet-stream",
+                    },
+                    "metadata": {
+                        "type": "object",
+                        "description": "User metadata, sent as a JSON part.",
+                        "propertyNames": {"minLength": 1},
+                    },
                 },
                 "additionalProperties": False,
-            }
+            },
+            "encoding": {"metadata": {"contentType": "application/json"}},
         }
     return {"required": not route.body_optional, "content": content}
 

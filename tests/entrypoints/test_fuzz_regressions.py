@@ -47,3 +47,24 @@ def test_a_patch_may_not_name_an_empty_key_even_to_remove_it(api: Api) -> None:
         reply = api("PATCH", f"/documents/{doc['document_id']}", json_body=patch)
         assert reply.status == 400, (patch, reply.body)
         assert reply.json["code"] == "validation_failed"
+
+
+def test_form_metadata_must_be_a_json_object_part(api: Api) -> None:
+    for metadata in (b"5", b'"text"', b"abc"):
+        body = (
+            b'--b\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n'
+            + metadata
+            + b'\r\n--b\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n1\r\n'
+            b"--b--\r\n"
+        )
+        reply = api(
+            "POST",
+            "/documents",
+            body=body,
+            headers={"Content-Type": "multipart/form-data; boundary=b"},
+        )
+        assert reply.status == 400, (metadata, reply.body)
+    schema = openapi_document()["paths"]["/documents"]["post"]["requestBody"]["content"]
+    form = schema["multipart/form-data"]
+    assert form["schema"]["properties"]["metadata"]["type"] == "object"
+    assert form["encoding"] == {"metadata": {"contentType": "application/json"}}
