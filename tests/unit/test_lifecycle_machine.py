@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -375,3 +376,5 @@ def target_key(target: UploadTarget) -> str:
 
 
 TestLifecycle = Lifecycle.TestCase
+# Shorter runs, more of them: the CI profile's 200 examples stay within the unit-test budget.
+TestLifecycle.settings = settings(settings.default, stateful_step_count=25)
