@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from kumocms.ids import DocumentId
 from kumocms.keys import ContentRef, content_key
 from tests.entrypoints.conftest import ORIGIN, Api
 
@@ -259,9 +260,7 @@ def test_unknown_document_is_404(api: Api) -> None:
 def test_content_while_pending_rejected_archived_and_restoring(api: Api) -> None:
     pending = api("POST", "/documents", json_body={"file_name": "p", "size": 3}).json
     _problem(api("GET", f"/documents/{pending['document_id']}/content"), 409, "upload_pending")
-    key = content_key(
-        ContentRef(__import__("kumocms.ids").ids.DocumentId.parse(pending["document_id"]), 1)
-    )
+    key = content_key(ContentRef(DocumentId.parse(pending["document_id"]), 1))
     api.blobs.client_put(
         api.blobs._url(key, "PUT", api.clock.now() + timedelta(hours=1)), b"four", headers={}
     )

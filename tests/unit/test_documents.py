@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
+import attrs
 import pytest
 
 from kumocms.commands import DeleteDocument, ReplaceDocument, UpdateMetadata
@@ -62,7 +64,7 @@ def test_list_is_newest_first_with_cursor_and_state_filter(world: World) -> None
     ids = []
     for i in range(5):
         ids.append(world.upload_direct(f"doc {i}".encode()).document.id)
-        world.clock.advance(__import__("datetime").timedelta(milliseconds=5))
+        world.clock.advance(timedelta(milliseconds=5))
     pending = world.upload_presigned(b"p" * 10).document.id
     first = list_documents(world.ports, world.reader, limit=4)
     assert [v.document.id for v in first.items] == [pending, *ids[::-1][:3]]
@@ -150,7 +152,7 @@ def test_patch_works_while_pending_but_not_when_rejected(world: World) -> None:
     assert patched.document.state is ArchiveState.PENDING
     rejected = world.repo.get(view.document.id)
     world.repo.save(
-        __import__("attrs").evolve(
+        attrs.evolve(
             rejected, state=ArchiveState.REJECTED, pending=None, version=rejected.version + 1
         ),
         expected_version=rejected.version,
@@ -230,7 +232,7 @@ def test_mismatching_replacement_leaves_the_old_content(world: World) -> None:
         world.blobs._url(
             content_key(ContentRef(doc.id, 2)),
             "PUT",
-            world.clock.now() + __import__("datetime").timedelta(hours=1),
+            world.clock.now() + timedelta(hours=1),
         ),
         b"longer content",
         headers={},
