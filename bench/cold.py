@@ -1,6 +1,9 @@
 """Benchmarks: cold start — a fresh interpreter to the first `GET /documents/{id}` response.
 
-Each run is a new process, timed from spawn to exit by the parent, the same way on both sides:
+Each run is a new process, timed by the parent from spawn to the moment the child reports its
+first response on standard output (the child's CPU time until then comes with it), the same way
+on both sides; interpreter teardown after the response is not part of a cold start (Lambda
+keeps the process) and is not timed:
 ours imports the `documents_read` handler and invokes it (environment parsing, composition root,
 clients, the GetItem, the presign, the JSON response and its log line); the baseline is a plain
 boto3 script with the same session, the same clients with the same botocore Config, the same
@@ -37,6 +40,9 @@ from bench.events import proxy_event
 from bench.package import PACKAGES, runtime_distributions
 from bench.plain import CLIENT_OPTIONS, S3_OPTIONS, check_same_config
 
+MARK = b"kumocms-bench-response "
+"""What a child writes, with its CPU seconds, once it has its response."""
+
 OURS = """
 import os, sys
 if os.environ.get("KUMOCMS_BENCH_RECORD"):
@@ -49,6 +55,9 @@ class Context:
     aws_request_id = "00000000-0000-4000-8000-000000000000"
 response = handler(json.loads(sys.argv[1]), Context())
 assert response["statusCode"] == 200, response
+import time
+sys.stdout.write("__MARK__ %r\\n" % time.process_time())
+sys.stdout.flush()
 """
 
 BASELINE = """
@@ -92,7 +101,14 @@ body.update(document_id=document_id, size=int(doc["size"]), version=int(doc["ver
 response = {"statusCode": 200, "headers": {"ETag": '"%d"' % doc["version"]},
             "body": json.dumps(body)}
 assert response["statusCode"] == 200
+import time
+sys.stdout.write("__MARK__ %r\\n" % time.process_time())
+sys.stdout.flush()
 """.replace("__RETRIES__", repr(CLIENT_OPTIONS)).replace("__S3__", repr(S3_OPTIONS))
+OURS, BASELINE = (script.replace("__MARK__ ", MARK.decode()) for script in (OURS, BASELINE))
+COLLECTOR_OFF = "import gc\ngc.disable()\n"
+"""Prepended to both sides to measure our overhead without the collector (see
+`cold_start_collector_off`)."""
 
 
 def python_path() -> str:
@@ -116,23 +132,27 @@ class ColdStart:
 def _run(
     script: str, event: Mapping[str, Any], environment: Mapping[str, str]
 ) -> tuple[float, float]:
-    """Wall and CPU seconds of one child, from spawn to exit."""
+    """Wall and CPU seconds of one child, from spawn to its first response."""
     started = time.perf_counter()
     child = subprocess.Popen(  # noqa: S603 - our own interpreter and scripts
         [sys.executable, "-S", "-c", script, json.dumps(event)],
         env={**environment, "PYTHONPATH": python_path()},
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - started
+    assert child.stdout is not None
     assert child.stderr is not None
-    errors = child.stderr.read().decode(errors="replace")
-    child.stderr.close()
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise RuntimeError(f"a cold-start child failed:\n{errors[-2000:]}")
-    return elapsed, usage.ru_utime + usage.ru_stime
+    reported = b""
+    for line in child.stdout:  # the handler's log lines come first
+        if line.startswith(MARK):
+            reported = line.removeprefix(MARK)
+            break
+    elapsed = time.perf_counter() - started
+    _, errors = child.communicate()
+    if child.returncode != 0 or not reported:
+        message = errors.decode(errors="replace")[-2000:]
+        raise RuntimeError(f"a cold-start child failed:\n{message}")
+    return elapsed, float(reported)
 
 
 def _operations(script: str, event: Mapping[str, Any], environment: Mapping[str, str]) -> list[str]:
@@ -155,12 +175,14 @@ def _interleaved(
     *,
     runs: int,
     operations: Operations,
+    collector_off: bool = False,
 ) -> ColdStart:
+    prelude = COLLECTOR_OFF if collector_off else ""
     ours: list[tuple[float, float]] = []
     baseline: list[tuple[float, float]] = []
     for _ in range(runs):
-        ours.append(_run(OURS, event, ours_environment))
-        baseline.append(_run(BASELINE, event, baseline_environment))
+        ours.append(_run(prelude + OURS, event, ours_environment))
+        baseline.append(_run(prelude + BASELINE, event, baseline_environment))
     return ColdStart(
         ours=statistics.median(wall for wall, _ in ours),
         baseline=statistics.median(wall for wall, _ in baseline),
@@ -218,3 +240,22 @@ def cold_start_without_zip_bytecode(
         return _interleaved(
             _event(document_id), ours_environment, environment, runs=runs, operations=operations
         )
+
+
+def cold_start_collector_off(
+    environment: Mapping[str, str], document_id: str, *, runs: int, operations: Operations
+) -> ColdStart:
+    """Both sides with the cyclic garbage collector off from the first line.
+
+    Ours pauses the collector while it imports and builds its clients (`entrypoints.coldstart`)
+    and the plain script does not, so part of the headline ratio is the baseline's collections.
+    With the collector off on both sides, the ratio is our code's and our libraries' own cost.
+    """
+    return _interleaved(
+        _event(document_id),
+        environment,
+        environment,
+        runs=runs,
+        operations=operations,
+        collector_off=True,
+    )
