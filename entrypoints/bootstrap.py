@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from entrypoints.coldstart import collection_paused
 from entrypoints.settings import EnvSettings
 from kumocms.ports import Ports
 
@@ -182,10 +183,11 @@ class Wiring:
         settings = EnvSettings.from_environ(environ, required=self._needs.required_settings())
         if self._factory is not None:
             return self._factory(settings, self._needs)
-        import boto3  # noqa: PLC0415 - imported when the first invocation needs it
+        with collection_paused():
+            import boto3  # noqa: PLC0415 - imported when the first invocation needs it
 
-        session = boto3.Session(region_name=settings.region)
-        return build_runtime(settings, self._needs, session)
+            session = boto3.Session(region_name=settings.region)
+            return build_runtime(settings, self._needs, session)
 
 
 def _register_snapstart_hooks(wiring: Wiring) -> None:

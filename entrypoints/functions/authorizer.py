@@ -12,13 +12,16 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from entrypoints.bootstrap import Runtime, Wiring
-from entrypoints.http.routes import ROUTES
-from entrypoints.manifest import FUNCTIONS
-from entrypoints.observability import configure_logging, count, get_logger, invocation
-from kumocms.errors import AuthenticationError
-from kumocms.usecases.users import authenticate
-from kumocms.users import Role
+from entrypoints.coldstart import collection_paused
+
+with collection_paused():
+    from entrypoints.bootstrap import Runtime, Wiring
+    from entrypoints.http.routes import ROUTES
+    from entrypoints.manifest import FUNCTIONS
+    from entrypoints.observability import configure_logging, count, get_logger, invocation
+    from kumocms.errors import AuthenticationError
+    from kumocms.usecases.users import authenticate
+    from kumocms.users import Role
 
 UNAUTHORIZED = "Unauthorized"
 """The exact error message API Gateway turns into a 401 (its UNAUTHORIZED gateway response)."""

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from entrypoints.bootstrap import Runtime, Wiring
-from entrypoints.functions.ingest import process_message
-from entrypoints.manifest import FUNCTIONS
-from entrypoints.observability import configure_logging, count, get_logger, invocation
+from entrypoints.coldstart import collection_paused
+
+with collection_paused():
+    from entrypoints.bootstrap import Runtime, Wiring
+    from entrypoints.functions.ingest import process_message
+    from entrypoints.manifest import FUNCTIONS
+    from entrypoints.observability import configure_logging, count, get_logger, invocation
 
 RETRIES_ATTRIBUTE = "kumocms-retries"
 ERROR_ATTRIBUTE = "kumocms-last-error"

@@ -5,9 +5,12 @@ The document write routes (upload, patch, replace, delete, archive, restore, mul
 
 from __future__ import annotations
 
-from entrypoints.bootstrap import Wiring
-from entrypoints.http.api import make_http_handler
-from entrypoints.manifest import FUNCTIONS
+from entrypoints.coldstart import collection_paused
+
+with collection_paused():
+    from entrypoints.bootstrap import Wiring
+    from entrypoints.http.api import make_http_handler
+    from entrypoints.manifest import FUNCTIONS
 
 wiring = Wiring(FUNCTIONS["documents_write"].needs)
 handler = make_http_handler("documents_write", wiring.get)

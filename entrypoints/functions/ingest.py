@@ -12,12 +12,15 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from entrypoints.bootstrap import Runtime, Wiring
-from entrypoints.manifest import FUNCTIONS
-from entrypoints.observability import configure_logging, count, get_logger, invocation
-from entrypoints.storage_events import MalformedEventError, parse_storage_event
-from kumocms.ports import Ports
-from kumocms.usecases.ingest import Outcome, handle_storage_event
+from entrypoints.coldstart import collection_paused
+
+with collection_paused():
+    from entrypoints.bootstrap import Runtime, Wiring
+    from entrypoints.manifest import FUNCTIONS
+    from entrypoints.observability import configure_logging, count, get_logger, invocation
+    from entrypoints.storage_events import MalformedEventError, parse_storage_event
+    from kumocms.ports import Ports
+    from kumocms.usecases.ingest import Outcome, handle_storage_event
 
 log = get_logger("kumocms.ingest")
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import attrs
+from entrypoints.coldstart import collection_paused
 
-from entrypoints.bootstrap import Runtime, Wiring
-from entrypoints.manifest import FUNCTIONS
-from entrypoints.observability import configure_logging, count, get_logger, invocation
-from kumocms.usecases.reconcile import reconcile
+with collection_paused():
+    import attrs
+
+    from entrypoints.bootstrap import Runtime, Wiring
+    from entrypoints.manifest import FUNCTIONS
+    from entrypoints.observability import configure_logging, count, get_logger, invocation
+    from kumocms.usecases.reconcile import reconcile
 
 log = get_logger("kumocms.reconcile")
 
