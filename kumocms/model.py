@@ -6,16 +6,21 @@ import enum
 from collections.abc import Mapping, Sequence  # noqa: F401 - Sequence resolves JsonValue
 from datetime import datetime, timedelta
 from decimal import Decimal  # noqa: F401 - resolves the JsonValue alias in annotations
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 
-from kumocms import events as ev
+from kumocms.deferred import Deferred
 from kumocms.errors import ConflictError, InvalidMetadataError, InvalidRestoreRequestError
 from kumocms.ids import DocumentId, UserId
 from kumocms.jsonvalue import JsonObject, JsonValue
 from kumocms.rules import normalize_metadata
 from kumocms.states import Action, ArchiveState, RestoreTier, StorageClass, transition
+
+if TYPE_CHECKING:
+    from kumocms import events as ev
+else:
+    ev = Deferred("kumocms.events")
 
 MIN_RESTORE_DAYS = 1
 MAX_RESTORE_DAYS = 365

@@ -5,11 +5,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
-from kumocms.events import DomainEvent
 from kumocms.ids import DocumentId, UserId
 from kumocms.jsonvalue import JsonObject
 from kumocms.keys import ContentRef
@@ -17,6 +16,9 @@ from kumocms.model import ContentDeclaration, Document, StoredContent, UploadMod
 from kumocms.settings import Settings
 from kumocms.states import ArchiveState, RestoreTier, StorageClass
 from kumocms.users import User
+
+if TYPE_CHECKING:
+    from kumocms.events import DomainEvent
 
 # ---- value objects that cross the ports ---------------------------------------------------
 

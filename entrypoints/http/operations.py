@@ -6,13 +6,12 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from entrypoints.bootstrap import Runtime
 from entrypoints.http.apigw import HttpRequest, HttpResponse
-from entrypoints.http.forms import parse_form
 from entrypoints.http.problems import HttpError, problem_document
 from entrypoints.http.representations import (
     document_json,
@@ -25,25 +24,26 @@ from entrypoints.http.representations import (
 from entrypoints.http.routes import Route
 from entrypoints.http.schema import ObjectSpec, Prop
 from kumocms import __version__
-from kumocms.commands import (
-    ArchiveDocument,
-    CompleteUpload,
-    DeleteDocument,
-    IssuePartUrls,
-    ReplaceDocument,
-    RestoreDocument,
-    UpdateMetadata,
-    UploadDocument,
-)
+from kumocms.deferred import Deferred
 from kumocms.errors import DependencyError, ValidationError
 from kumocms.ids import DocumentId, UserId
 from kumocms.jsonvalue import loads_json
 from kumocms.model import RestoreRequest
 from kumocms.ports import CompletedPart, Ports
 from kumocms.states import ArchiveState, RestoreTier, StorageClass
-from kumocms.usecases import archive, documents, users
+from kumocms.usecases import documents
 from kumocms.usecases.common import DocumentView
 from kumocms.users import Principal, Role
+
+if TYPE_CHECKING:
+    from entrypoints.http import forms
+    from kumocms import commands
+    from kumocms.usecases import archive, users
+else:  # loaded by the first route that needs them, so a function loads only its own routes'
+    commands = Deferred("kumocms.commands")
+    forms = Deferred("entrypoints.http.forms")
+    archive = Deferred("kumocms.usecases.archive")
+    users = Deferred("kumocms.usecases.users")
 
 JSON_TYPES = ("application/json",)
 MERGE_PATCH = "application/merge-patch+json"
@@ -167,7 +167,7 @@ def _upload_command(call: Call) -> dict[str, Any]:
     """Upload or replace fields from a JSON body or a multipart/form-data body."""
     request = call.request
     if request.media_type == "multipart/form-data":
-        parts = parse_form(request.headers.get("content-type", ""), request.body)
+        parts = forms.parse_form(request.headers.get("content-type", ""), request.body)
         unknown = sorted(set(parts) - {"file", "metadata"})
         if unknown:
             raise ValidationError(f"unknown form field: {unknown[0]}", field=unknown[0])
@@ -246,7 +246,7 @@ def _document(status: int, view: DocumentView, **headers: str) -> HttpResponse:
 def upload_document(call: Call) -> HttpResponse:
     """POST /documents."""
     view = documents.upload_document(
-        call.ports, call.actor, UploadDocument(**_upload_command(call))
+        call.ports, call.actor, commands.UploadDocument(**_upload_command(call))
     )
     return _document(201, view, Location=call.location(f"/documents/{view.document.id}"))
 
@@ -289,14 +289,16 @@ def update_metadata(call: Call) -> HttpResponse:
     patch = request.json()
     if not isinstance(patch, dict):
         raise HttpError(400, "validation_failed", "a merge patch must be a JSON object")
-    command = UpdateMetadata(document_id=call.document_id(), patch=patch, if_match=if_match(call))
+    command = commands.UpdateMetadata(
+        document_id=call.document_id(), patch=patch, if_match=if_match(call)
+    )
     return _document(200, documents.update_metadata(call.ports, call.actor, command))
 
 
 def replace_document(call: Call) -> HttpResponse:
     """PUT /documents/{id}."""
     document_id = call.document_id()
-    command = ReplaceDocument(
+    command = commands.ReplaceDocument(
         document_id=document_id, if_match=if_match(call), **_upload_command(call)
     )
     view = documents.replace_document(call.ports, call.actor, command)
@@ -305,7 +307,7 @@ def replace_document(call: Call) -> HttpResponse:
 
 def delete_document(call: Call) -> HttpResponse:
     """DELETE /documents/{id}."""
-    command = DeleteDocument(document_id=call.document_id(), if_match=if_match(call))
+    command = commands.DeleteDocument(document_id=call.document_id(), if_match=if_match(call))
     documents.delete_document(call.ports, call.actor, command)
     return HttpResponse(204)
 
@@ -313,7 +315,7 @@ def delete_document(call: Call) -> HttpResponse:
 def archive_document(call: Call) -> HttpResponse:
     """POST /documents/{id}/archive."""
     fields = json_body(call)
-    command = ArchiveDocument(
+    command = commands.ArchiveDocument(
         document_id=call.document_id(),
         storage_class=StorageClass(fields.get("storage_class", StorageClass.GLACIER.value)),
         if_match=if_match(call),
@@ -330,7 +332,9 @@ def restore_document(call: Call) -> HttpResponse:
         permanent=fields.get("permanent", False),
     )
     document_id = call.document_id()
-    command = RestoreDocument(document_id=document_id, request=request, if_match=if_match(call))
+    command = commands.RestoreDocument(
+        document_id=document_id, request=request, if_match=if_match(call)
+    )
     result = archive.restore_document(call.ports, call.actor, command)
     if result.in_progress:
         return _document(
@@ -345,7 +349,9 @@ def restore_document(call: Call) -> HttpResponse:
 def issue_part_urls(call: Call) -> HttpResponse:
     """POST /documents/{id}/uploads/parts."""
     fields = json_body(call)
-    command = IssuePartUrls(document_id=call.document_id(), part_numbers=fields["part_numbers"])
+    command = commands.IssuePartUrls(
+        document_id=call.document_id(), part_numbers=fields["part_numbers"]
+    )
     parts, expires_at = documents.issue_part_urls(call.ports, call.actor, command)
     return HttpResponse(200, {"parts": parts_json(parts), "expires_at": timestamp(expires_at)})
 
@@ -354,7 +360,7 @@ def complete_upload(call: Call) -> HttpResponse:
     """POST /documents/{id}/uploads/complete."""
     fields = json_body(call)
     parts = [CompletedPart(part_number=p["part_number"], etag=p["etag"]) for p in fields["parts"]]
-    command = CompleteUpload(document_id=call.document_id(), parts=parts)
+    command = commands.CompleteUpload(document_id=call.document_id(), parts=parts)
     return _document(200, documents.complete_upload(call.ports, call.actor, command))
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
-from kumocms.commands import ArchiveDocument, RestoreDocument
 from kumocms.keys import ContentRef
 from kumocms.model import Document
 from kumocms.ports import Ports, RestoreOutcome
@@ -12,6 +13,9 @@ from kumocms.states import ArchiveState
 from kumocms.usecases.common import DocumentView, commit, download_link, with_conflict_retries
 from kumocms.usecases.documents import restore_retry_after
 from kumocms.users import Permission, Principal
+
+if TYPE_CHECKING:
+    from kumocms.commands import ArchiveDocument, RestoreDocument
 
 
 @attrs.frozen(kw_only=True)

@@ -5,17 +5,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import attrs
 
-from kumocms.commands import (
-    CompleteUpload,
-    DeleteDocument,
-    IssuePartUrls,
-    ReplaceDocument,
-    UpdateMetadata,
-    UploadDocument,
-)
+from kumocms.deferred import Deferred
 from kumocms.errors import (
     ChecksumMismatchError,
     DependencyError,
@@ -56,8 +50,22 @@ from kumocms.usecases.common import (
     load,
     with_conflict_retries,
 )
-from kumocms.usecases.ingest import confirm_pending
 from kumocms.users import Permission, Principal
+
+if TYPE_CHECKING:
+    from kumocms import commands
+    from kumocms.commands import (
+        CompleteUpload,
+        DeleteDocument,
+        IssuePartUrls,
+        ReplaceDocument,
+        UpdateMetadata,
+        UploadDocument,
+    )
+    from kumocms.usecases import ingest
+else:  # the write side's types and the ingest rules load when a write first needs them
+    commands = Deferred("kumocms.commands")
+    ingest = Deferred("kumocms.usecases.ingest")
 
 INITIAL_PART_URLS = 100
 """Part URLs handed out with a new multipart upload; the rest come from `uploads/parts`."""
@@ -230,7 +238,7 @@ def replace_document(ports: Ports, actor: Principal, command: ReplaceDocument) -
     metadata = None if command.metadata is None else normalize_metadata(command.metadata)
     if command.file_name is None:
         raise ValidationError("file_name is required", field="file_name")
-    upload = UploadDocument(
+    upload = commands.UploadDocument(
         file_name=command.file_name,
         content_type=command.content_type or "application/octet-stream",
         size=command.size,
@@ -374,7 +382,7 @@ def complete_upload(ports: Ports, actor: Principal, command: CompleteUpload) -> 
         )
     ref = ContentRef(document.id, pending.revision)
     ports.blobs.complete_multipart(ref, upload_id=pending.multipart_id, parts=command.parts)
-    confirmed = confirm_pending(ports, ref, sequencer=None)
+    confirmed = ingest.confirm_pending(ports, ref, sequencer=None)
     return DocumentView(document=confirmed, download=download_link(ports, confirmed))
 
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import hmac
+from typing import TYPE_CHECKING
 
 import attrs
 
-from kumocms import events as ev
+from kumocms.deferred import Deferred
 from kumocms.errors import AuthenticationError, LastAdminError, ValidationError
 from kumocms.ids import UserId
 from kumocms.ports import Ports, UserPage
 from kumocms.rules import validate_api_key_format
 from kumocms.users import Permission, Principal, Role, User, hash_api_key, validate_user_name
+
+if TYPE_CHECKING:
+    from kumocms import events as ev
+else:
+    ev = Deferred("kumocms.events")
 
 _UNAUTHORIZED = "a valid API key is required"
 
