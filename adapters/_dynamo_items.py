@@ -25,7 +25,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from kumocms.ids import DocumentId, UserId
 from kumocms.jsonvalue import JsonObject, JsonValue
 from kumocms.model import Document
-from kumocms.ports import StoredResponse
+from kumocms.ports import Remembered
 from kumocms.rules import MAX_NUMBER_DIGITS, normalize_metadata
 from kumocms.states import ArchiveState
 from kumocms.users import User
@@ -48,9 +48,7 @@ KIND: Final = "kind"
 ENABLED_ADMINS: Final = "enabled_admins"
 FINGERPRINT: Final = "fingerprint"
 OWNER: Final = "owner"
-STATUS: Final = "status"
-BODY: Final = "body"
-HEADERS: Final = "headers"
+OUTCOME: Final = "outcome"
 
 BY_CREATED: Final = "by_created"
 BY_STATE: Final = "by_state"
@@ -356,31 +354,24 @@ def claim_to_item(scope: str, *, fingerprint: str, owner: str, expires_at: datet
     )
 
 
-def response_to_item(scope: str, response: StoredResponse, *, expires_at: datetime) -> Item:
+def remembered_to_item(scope: str, *, fingerprint: str, outcome: str, expires_at: datetime) -> Item:
     """A completed idempotency record."""
     return _serialize(
         {
             PK: f"{_IDEM}{scope}",
-            FINGERPRINT: response.fingerprint,
-            STATUS: response.status,
-            BODY: response.body,
-            HEADERS: dict(response.headers),
+            FINGERPRINT: fingerprint,
+            OUTCOME: outcome,
             EXPIRES_AT: epoch_seconds(expires_at),
         }
     )
 
 
-def response_from_item(item: Mapping[str, Any]) -> StoredResponse | None:
-    """The remembered response, or None while the request is in flight."""
-    plain = _deserialize(item)
-    if STATUS not in plain:
+def remembered_from_item(item: Mapping[str, Any]) -> Remembered | None:
+    """What the completed request left, or None while the request is in flight."""
+    outcome = item.get(OUTCOME)
+    if outcome is None:
         return None
-    return StoredResponse(
-        fingerprint=str(plain[FINGERPRINT]),
-        status=int(plain[STATUS]),
-        body=str(plain[BODY]),
-        headers={str(k): str(v) for k, v in plain.get(HEADERS, {}).items()},
-    )
+    return Remembered(fingerprint=fingerprint_of(item), outcome=str(outcome["S"]))
 
 
 def fingerprint_of(item: Mapping[str, Any]) -> str:

@@ -72,7 +72,7 @@ from kumocms.errors import (
 )
 from kumocms.ids import DocumentId, UserId
 from kumocms.model import Document
-from kumocms.ports import Clock, DocumentPage, IdempotencyClaim, StoredResponse, UserPage
+from kumocms.ports import Clock, DocumentPage, IdempotencyClaim, Remembered, UserPage
 from kumocms.states import ArchiveState
 from kumocms.users import User
 
@@ -665,7 +665,7 @@ class DynamoIdempotencyStore:
 
     def claim(
         self, scope: str, *, fingerprint: str, owner: str, expires_at: datetime
-    ) -> StoredResponse | IdempotencyClaim:
+    ) -> Remembered | IdempotencyClaim:
         """Claim `scope` with one conditional PutItem, or say what holds it."""
         now = items.epoch_seconds(self._clock.now())
         with aws_errors("DynamoDB PutItem"):
@@ -685,9 +685,9 @@ class DynamoIdempotencyStore:
                 old = _old_item(error) if error_code(error) == _CONDITION_FAILED else None
                 if old is None:
                     raise
-                response = items.response_from_item(old)
-                if response is not None:
-                    return response
+                remembered = items.remembered_from_item(old)
+                if remembered is not None:
+                    return remembered
                 if items.fingerprint_of(old) != fingerprint:
                     return IdempotencyClaim.REUSED
                 if items.owner_of(old) == owner:
@@ -695,13 +695,13 @@ class DynamoIdempotencyStore:
                 return IdempotencyClaim.IN_FLIGHT
         return IdempotencyClaim.CLAIMED
 
-    def complete(self, scope: str, response: StoredResponse, *, expires_at: datetime) -> None:
-        """Remember the response for a claimed scope (one PutItem)."""
+    def complete(self, scope: str, *, fingerprint: str, outcome: str, expires_at: datetime) -> None:
+        """Remember the outcome of a claimed scope (one PutItem)."""
+        item = items.remembered_to_item(
+            scope, fingerprint=fingerprint, outcome=outcome, expires_at=expires_at
+        )
         with aws_errors("DynamoDB PutItem"):
-            self._client.put_item(
-                TableName=self._table,
-                Item=items.response_to_item(scope, response, expires_at=expires_at),
-            )
+            self._client.put_item(TableName=self._table, Item=item)
 
     def release(self, scope: str) -> None:
         """Forget a claim (one DeleteItem)."""

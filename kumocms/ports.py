@@ -101,13 +101,28 @@ class UserPage:
 
 
 @attrs.frozen(kw_only=True)
-class StoredResponse:
-    """A response remembered for an idempotency key, with the request fingerprint."""
+class Remembered:
+    """What a completed request left under an idempotency scope.
+
+    `outcome` is opaque text: the caller decides what it records and how to read it back.
+    """
 
     fingerprint: str
-    status: int
+    outcome: str
+
+
+@attrs.frozen(kw_only=True)
+class QueuedMessage:
+    """A message taken from a queue: hidden from other readers until deleted or released."""
+
+    id: str
     body: str
-    headers: Mapping[str, str] = attrs.field(factory=dict)
+    attempts: int = 0
+    """How many times processing it has been retried (carried with the message)."""
+    last_error: str | None = None
+    """What made the last attempt fail, when one did."""
+    receipt: str = attrs.field(default="", repr=False)
+    """The queue's token for this delivery, needed to delete or release it."""
 
 
 class IdempotencyClaim(enum.Enum):
@@ -350,11 +365,11 @@ class UserRepository(Protocol):
 
 
 class IdempotencyStore(Protocol):
-    """Remembers responses to requests made with an `Idempotency-Key` for a while."""
+    """Remembers the outcome of requests made with an idempotency key for a while."""
 
     def claim(
         self, scope: str, *, fingerprint: str, owner: str, expires_at: datetime
-    ) -> StoredResponse | IdempotencyClaim:
+    ) -> Remembered | IdempotencyClaim:
         """Claim `scope` for request `owner`, or return what an earlier request left there.
 
         A claim already held by the same owner (its first attempt landed but the answer was
@@ -363,12 +378,43 @@ class IdempotencyStore(Protocol):
         """
         ...
 
-    def complete(self, scope: str, response: StoredResponse, *, expires_at: datetime) -> None:
-        """Remember the response for a claimed scope."""
+    def complete(self, scope: str, *, fingerprint: str, outcome: str, expires_at: datetime) -> None:
+        """Remember the outcome of a claimed scope's request."""
         ...
 
     def release(self, scope: str) -> None:
         """Forget a claim whose request failed, so the client can try again."""
+        ...
+
+
+class MessageQueue(Protocol):
+    """A queue of work: messages are sent, taken, then deleted once handled.
+
+    A taken message stays hidden from other readers for the queue's visibility timeout and
+    comes back if it is neither deleted nor released by then (at-least-once delivery).
+    """
+
+    def send(
+        self,
+        body: str,
+        *,
+        attempts: int = 0,
+        last_error: str | None = None,
+        delay: timedelta = timedelta(0),
+    ) -> str:
+        """Queue a message, visible after `delay` (at most 15 minutes); return its id."""
+        ...
+
+    def receive(self, *, limit: int) -> Sequence[QueuedMessage]:
+        """Take up to `limit` (at most 10) visible messages without waiting."""
+        ...
+
+    def delete(self, message: QueuedMessage) -> None:
+        """Remove a taken message for good (it was handled)."""
+        ...
+
+    def release(self, message: QueuedMessage) -> None:
+        """Make a taken message visible again at once (it was not handled)."""
         ...
 
 

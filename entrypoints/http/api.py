@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from entrypoints.bootstrap import Runtime
 from entrypoints.http import routes as route_table
@@ -23,7 +23,7 @@ from entrypoints.http.problems import HttpError, describe
 from entrypoints.observability import configure_logging, get_logger, invocation
 from kumocms.errors import AuthenticationError, KumoError
 from kumocms.jsonvalue import dumps_json, loads_json
-from kumocms.ports import IdempotencyClaim, StoredResponse
+from kumocms.ports import IdempotencyClaim, Remembered
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 IN_FLIGHT_LEASE = timedelta(minutes=5)
@@ -106,16 +106,10 @@ def _idempotent(call: Call, operation: Callable[[Call], HttpResponse]) -> HttpRe
     claim = store.claim(
         scope, fingerprint=fingerprint, owner=uuid.uuid4().hex, expires_at=now + IN_FLIGHT_LEASE
     )
-    if isinstance(claim, StoredResponse):
+    if isinstance(claim, Remembered):
         if claim.fingerprint != fingerprint:
             raise _key_reused()
-        body = loads_json(claim.body) if claim.body else None
-        return HttpResponse(
-            claim.status,
-            body,
-            headers=dict(claim.headers),
-            media_type=claim.headers.get("Content-Type", "application/json"),
-        )
+        return _replayed(claim.outcome)
     if claim is IdempotencyClaim.REUSED:
         raise _key_reused()
     if claim is IdempotencyClaim.IN_FLIGHT:
@@ -130,19 +124,37 @@ def _idempotent(call: Call, operation: Callable[[Call], HttpResponse]) -> HttpRe
         response = HttpResponse(
             status, document, headers=headers, media_type="application/problem+json"
         )
+    store.complete(
+        scope,
+        fingerprint=fingerprint,
+        outcome=_remembered(response),
+        expires_at=now + IDEMPOTENCY_TTL,
+    )
+    return response
+
+
+def _remembered(response: HttpResponse) -> str:
+    """The response as the idempotency store keeps it: status, replayed headers and body."""
     headers = {
         name: response.headers[name] for name in _REPLAYED_HEADERS if name in response.headers
     }
+    record: dict[str, Any] = {"status": response.status, "headers": headers}
     if response.body is not None:
-        headers["Content-Type"] = response.media_type
-    stored = StoredResponse(
-        fingerprint=fingerprint,
-        status=response.status,
-        body="" if response.body is None else dumps_json(response.body),
-        headers=headers,
+        record["media_type"] = response.media_type
+        record["body"] = response.body
+    return dumps_json(record)
+
+
+def _replayed(outcome: str) -> HttpResponse:
+    """The response `_remembered` recorded, answered again."""
+    record = cast("dict[str, Any]", loads_json(outcome))
+    headers = dict(record["headers"])
+    media_type = record.get("media_type", "application/json")
+    if "body" in record:
+        headers["Content-Type"] = media_type
+    return HttpResponse(
+        record["status"], record.get("body"), headers=headers, media_type=media_type
     )
-    store.complete(scope, stored, expires_at=now + IDEMPOTENCY_TTL)
-    return response
 
 
 def _key_reused() -> HttpError:

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.dynamodb import DynamoIdempotencyStore
 from adapters.memory import InMemoryIdempotencyStore, ManualClock
-from kumocms.ports import IdempotencyClaim, IdempotencyStore, StoredResponse
+from kumocms.ports import IdempotencyClaim, IdempotencyStore, Remembered
 from tests.support.documents import DOCUMENTS_TABLE, T0, moto_tables
 
 SCOPE = "3b1f0c5e" * 8
@@ -30,13 +30,12 @@ def store(request: pytest.FixtureRequest, clock: ManualClock) -> Iterator[Idempo
         yield DynamoIdempotencyStore(client, DOCUMENTS_TABLE, clock=clock)
 
 
-def response(fingerprint: str = "fp-1") -> StoredResponse:
-    return StoredResponse(
-        fingerprint=fingerprint,
-        status=201,
-        body='{"document_id":"01J00000000000000000000000"}',
-        headers={"Location": "/documents/01J00000000000000000000000", "ETag": '"1"'},
-    )
+OUTCOME = '{"status":201,"body":{"document_id":"01J00000000000000000000000"}}\n\u00e9'
+"""Opaque to the store: any text, kept exactly."""
+
+
+def complete(store: IdempotencyStore, fingerprint: str = "fp-1") -> None:
+    store.complete(SCOPE, fingerprint=fingerprint, outcome=OUTCOME, expires_at=T0 + DAY)
 
 
 def test_a_new_scope_is_claimed(store: IdempotencyStore) -> None:
@@ -65,11 +64,13 @@ def test_a_claimed_scope_is_in_flight_or_reused(store: IdempotencyStore) -> None
 
 def test_a_completed_scope_replays_the_response(store: IdempotencyStore) -> None:
     store.claim(SCOPE, fingerprint="fp-1", owner="o-fp-1", expires_at=T0 + DAY)
-    store.complete(SCOPE, response(), expires_at=T0 + DAY)
-    assert store.claim(SCOPE, fingerprint="fp-1", owner="o-fp-1", expires_at=T0 + DAY) == response()
+    complete(store)
+    assert store.claim(SCOPE, fingerprint="fp-1", owner="o-fp-1", expires_at=T0 + DAY) == (
+        Remembered(fingerprint="fp-1", outcome=OUTCOME)
+    )
     # the caller compares fingerprints: a different request sees the stored one
     replay = store.claim(SCOPE, fingerprint="fp-2", owner="o-fp-2", expires_at=T0 + DAY)
-    assert isinstance(replay, StoredResponse)
+    assert isinstance(replay, Remembered)
     assert replay.fingerprint == "fp-1"
 
 
@@ -84,10 +85,10 @@ def test_a_released_scope_can_be_claimed_again(store: IdempotencyStore) -> None:
 
 def test_an_expired_record_is_free(store: IdempotencyStore, clock: ManualClock) -> None:
     store.claim(SCOPE, fingerprint="fp-1", owner="o-fp-1", expires_at=T0 + DAY)
-    store.complete(SCOPE, response(), expires_at=T0 + DAY)
+    complete(store)
     clock.advance(DAY - timedelta(seconds=1))
     assert isinstance(
-        store.claim(SCOPE, fingerprint="fp-1", owner="o-fp-1", expires_at=T0 + DAY), StoredResponse
+        store.claim(SCOPE, fingerprint="fp-1", owner="o-fp-1", expires_at=T0 + DAY), Remembered
     )
     clock.advance(timedelta(seconds=1))  # expiry reached
     later = clock.now() + DAY

@@ -37,7 +37,7 @@ from kumocms.errors import (
     VersionConflictError,
 )
 from kumocms.model import Document, RestoreInfo
-from kumocms.ports import IdempotencyClaim, StoredResponse
+from kumocms.ports import IdempotencyClaim
 from kumocms.states import ArchiveState, RestoreTier
 from kumocms.users import Role, hash_api_key
 from tests.support.aws import RequestCounter, aws_client
@@ -293,12 +293,11 @@ def test_idempotency_record_shape(dynamodb: Any) -> None:
     assert item["fingerprint"] == {"S": "fp"}
     assert item["owner"] == {"S": "request-1"}
     assert item["expires_at"] == {"N": str(int((T0 + DAY).timestamp()))}
-    assert "status" not in item
-    response = StoredResponse(fingerprint="fp", status=201, body="{}", headers={"ETag": '"1"'})
-    store.complete("abc", response, expires_at=T0 + DAY)
+    assert "outcome" not in item
+    store.complete("abc", fingerprint="fp", outcome='{"status":201}', expires_at=T0 + DAY)
     item = raw(dynamodb, DOCUMENTS_TABLE, "IDEM#abc")
-    assert item["status"] == {"N": "201"}
-    assert item["headers"] == {"M": {"ETag": {"S": '"1"'}}}
+    assert item["outcome"] == {"S": '{"status":201}'}
+    assert item["fingerprint"] == {"S": "fp"}
 
 
 # ---- conditional writes ----------------------------------------------------------------------
