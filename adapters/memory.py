@@ -59,9 +59,10 @@ from kumocms.ports import (
     PartUrl,
     Ports,
     PresignedUrl,
+    QueuedMessage,
+    Remembered,
     RestoreOutcome,
     RestoreStatus,
-    StoredResponse,
     UploadTarget,
     UserPage,
 )
@@ -722,12 +723,12 @@ class InMemoryIdempotencyStore:
 
     def __init__(self, clock: ManualClock) -> None:
         self._clock = clock
-        self._records: dict[str, tuple[StoredResponse | None, str, datetime, str]] = {}
+        self._records: dict[str, tuple[Remembered | None, str, datetime, str]] = {}
         self._lock = threading.Lock()
 
     def claim(
         self, scope: str, *, fingerprint: str, owner: str, expires_at: datetime
-    ) -> StoredResponse | IdempotencyClaim:
+    ) -> Remembered | IdempotencyClaim:
         """Claim the scope or return what is there."""
         with self._lock:
             record = self._records.get(scope)
@@ -742,15 +743,98 @@ class InMemoryIdempotencyStore:
             self._records[scope] = (None, fingerprint, expires_at, owner)
             return IdempotencyClaim.CLAIMED
 
-    def complete(self, scope: str, response: StoredResponse, *, expires_at: datetime) -> None:
-        """Remember the response."""
+    def complete(self, scope: str, *, fingerprint: str, outcome: str, expires_at: datetime) -> None:
+        """Remember the outcome."""
+        remembered = Remembered(fingerprint=fingerprint, outcome=outcome)
         with self._lock:
-            self._records[scope] = (response, response.fingerprint, expires_at, "")
+            self._records[scope] = (remembered, fingerprint, expires_at, "")
 
     def release(self, scope: str) -> None:
         """Forget a claim."""
         with self._lock:
             self._records.pop(scope, None)
+
+
+@attrs.define
+class _Queued:
+    message: QueuedMessage
+    visible_at: datetime
+    deliveries: int = 0
+
+
+class InMemoryQueue:
+    """A queue on the clock: delays and visibility timeouts hide messages until they pass.
+
+    Each delivery gets a new receipt; deleting or releasing with a stale receipt (the message
+    came back and was taken again meanwhile) changes nothing, as with SQS.
+    """
+
+    def __init__(
+        self, clock: ManualClock, *, visibility_timeout: timedelta = timedelta(seconds=30)
+    ) -> None:
+        self._clock = clock
+        self._visibility = visibility_timeout
+        self._messages: dict[str, _Queued] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def send(
+        self,
+        body: str,
+        *,
+        attempts: int = 0,
+        last_error: str | None = None,
+        delay: timedelta = timedelta(0),
+    ) -> str:
+        """Queue a message."""
+        if not timedelta(0) <= delay <= timedelta(minutes=15):
+            raise ValueError("a message delay must be between 0 and 0:15:00")
+        with self._lock:
+            message_id = f"m-{next(self._ids):06d}"
+            message = QueuedMessage(
+                id=message_id, body=body, attempts=attempts, last_error=last_error or None
+            )
+            self._messages[message_id] = _Queued(message, self._clock.now() + delay)
+        return message_id
+
+    def receive(self, *, limit: int) -> Sequence[QueuedMessage]:
+        """Take visible messages, oldest first."""
+        now = self._clock.now()
+        taken: list[QueuedMessage] = []
+        with self._lock:
+            for queued in self._messages.values():
+                if len(taken) >= max(1, min(limit, 10)):
+                    break
+                if queued.visible_at <= now:
+                    queued.deliveries += 1
+                    queued.visible_at = now + self._visibility
+                    receipt = f"{queued.message.id}#{queued.deliveries}"
+                    taken.append(attrs.evolve(queued.message, receipt=receipt))
+        return tuple(taken)
+
+    def delete(self, message: QueuedMessage) -> None:
+        """Remove the message if this receipt is its latest delivery."""
+        with self._lock:
+            if self._current(message) is not None:
+                del self._messages[message.id]
+
+    def release(self, message: QueuedMessage) -> None:
+        """Make the message visible now if this receipt is its latest delivery."""
+        with self._lock:
+            queued = self._current(message)
+            if queued is not None:
+                queued.visible_at = self._clock.now()
+
+    def pending(self) -> tuple[QueuedMessage, ...]:
+        """Every message still in the queue, visible or not (for assertions)."""
+        with self._lock:
+            return tuple(queued.message for queued in self._messages.values())
+
+    def _current(self, message: QueuedMessage) -> _Queued | None:
+        queued = self._messages.get(message.id)
+        if queued is None or message.receipt != f"{message.id}#{queued.deliveries}":
+            return None
+        return queued
 
 
 def in_memory_ports(*, settings: Settings | None = None, clock: ManualClock | None = None) -> Ports:

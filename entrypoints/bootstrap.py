@@ -8,6 +8,7 @@ it creates no client it would never use.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -18,10 +19,19 @@ import attrs
 
 from entrypoints.coldstart import collection_paused
 from entrypoints.settings import EnvSettings
-from kumocms.ports import Ports
+from kumocms.ports import (
+    BlobStore,
+    DocumentRepository,
+    EventBus,
+    IdempotencyStore,
+    MessageQueue,
+    Ports,
+    UserRepository,
+)
 
 if TYPE_CHECKING:
     import boto3
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 class Unwired:
@@ -34,6 +44,11 @@ class Unwired:
         raise RuntimeError(f"the {self._name} port is not wired in this function")
 
 
+def unwired(name: str) -> Any:
+    """A stand-in for the port called `name`, typed as whichever port it replaces."""
+    return Unwired(name)
+
+
 @attrs.frozen(kw_only=True)
 class Needs:
     """Which ports (and so which AWS clients) a function uses."""
@@ -43,7 +58,8 @@ class Needs:
     users: bool = False
     events: bool = False
     idempotency: bool = False
-    sqs: bool = False
+    queues: bool = False
+    """The ingest dead-letter and parking queues."""
 
     def required_settings(self) -> tuple[str, ...]:
         """The settings these ports cannot be built without."""
@@ -56,16 +72,19 @@ class Needs:
             names.append("users_table")
         if self.events:
             names.append("event_bus")
+        if self.queues:
+            names.extend(("ingest_dlq_url", "parking_queue_url"))
         return tuple(names)
 
 
 @attrs.frozen(kw_only=True)
 class Runtime:
-    """What a function's handlers get: settings, ports and (for queue work) an SQS client."""
+    """What a function's handlers get: settings, ports and (for queue work) the queues."""
 
     settings: EnvSettings
     ports: Ports
-    sqs: Any = None
+    dead_letters: MessageQueue = attrs.field(factory=lambda: unwired("dead-letter queue"))
+    parking: MessageQueue = attrs.field(factory=lambda: unwired("parking queue"))
 
 
 def build_runtime(settings: EnvSettings, needs: Needs, session: boto3.Session) -> Runtime:
@@ -75,24 +94,23 @@ def build_runtime(settings: EnvSettings, needs: Needs, session: boto3.Session) -
 
     clock = SystemClock()
     endpoint = settings.endpoint_url
+    config = client_config(path_style=endpoint is not None)
 
-    def client(service: Any) -> Any:
-        config = client_config(s3=service == "s3", path_style=endpoint is not None)
-        return session.client(service, config=config, endpoint_url=endpoint)
+    @functools.cache
+    def dynamodb() -> DynamoDBClient:  # one client, made only if a port needs it
+        return session.client("dynamodb", config=config, endpoint_url=endpoint)
 
-    dynamodb: Any = None
-    if needs.documents or needs.users or needs.idempotency:
-        dynamodb = client("dynamodb")
-    blobs: Any = Unwired("blob store")
-    documents: Any = Unwired("document repository")
-    users: Any = Unwired("user repository")
-    events: Any = Unwired("event bus")
-    idempotency: Any = Unwired("idempotency store")
+    blobs: BlobStore = unwired("blob store")
+    documents: DocumentRepository = unwired("document repository")
+    users: UserRepository = unwired("user repository")
+    events: EventBus = unwired("event bus")
+    idempotency: IdempotencyStore = unwired("idempotency store")
     if needs.blobs:
         from adapters.s3 import S3BlobStore  # noqa: PLC0415
 
+        s3_config = client_config(s3=True, path_style=endpoint is not None)
         blobs = S3BlobStore(
-            client("s3"),
+            session.client("s3", config=s3_config, endpoint_url=endpoint),
             settings.require("bucket"),
             clock=clock,
             credentials_expiry=_credentials_expiry(session),
@@ -101,24 +119,27 @@ def build_runtime(settings: EnvSettings, needs: Needs, session: boto3.Session) -
         from adapters.dynamodb import DynamoDocumentRepository  # noqa: PLC0415
 
         documents = DynamoDocumentRepository(
-            dynamodb, settings.require("documents_table"), shards=settings.list_shards
+            dynamodb(), settings.require("documents_table"), shards=settings.list_shards
         )
     if needs.users:
         from adapters.dynamodb import DynamoUserRepository  # noqa: PLC0415
 
-        users = DynamoUserRepository(dynamodb, settings.require("users_table"))
+        users = DynamoUserRepository(dynamodb(), settings.require("users_table"))
     if needs.idempotency:
         from adapters.dynamodb import DynamoIdempotencyStore  # noqa: PLC0415
 
         idempotency = DynamoIdempotencyStore(
-            dynamodb, settings.require("documents_table"), clock=clock
+            dynamodb(), settings.require("documents_table"), clock=clock
         )
     if needs.events:
         from adapters.eventbridge import EventBridgeEventBus  # noqa: PLC0415
         from entrypoints.observability import CountingEventBus  # noqa: PLC0415
 
         events = CountingEventBus(
-            EventBridgeEventBus(client("events"), settings.require("event_bus"))
+            EventBridgeEventBus(
+                session.client("events", config=config, endpoint_url=endpoint),
+                settings.require("event_bus"),
+            )
         )
     ports = Ports(
         blobs=blobs,
@@ -130,7 +151,17 @@ def build_runtime(settings: EnvSettings, needs: Needs, session: boto3.Session) -
         idempotency=idempotency,
         settings=settings.domain,
     )
-    return Runtime(settings=settings, ports=ports, sqs=client("sqs") if needs.sqs else None)
+    if not needs.queues:
+        return Runtime(settings=settings, ports=ports)
+    from adapters.sqs import SqsQueue  # noqa: PLC0415
+
+    sqs = session.client("sqs", config=config, endpoint_url=endpoint)
+    return Runtime(
+        settings=settings,
+        ports=ports,
+        dead_letters=SqsQueue(sqs, settings.require("ingest_dlq_url")),
+        parking=SqsQueue(sqs, settings.require("parking_queue_url")),
+    )
 
 
 def _credentials_expiry(session: boto3.Session) -> Callable[[], datetime | None]:
@@ -219,4 +250,4 @@ def fixed(runtime: Runtime) -> Callable[[], Runtime]:
     return lambda: runtime
 
 
-__all__ = ["Needs", "Runtime", "Unwired", "Wiring", "build_runtime", "fixed"]
+__all__ = ["Needs", "Runtime", "Unwired", "Wiring", "build_runtime", "fixed", "unwired"]

@@ -104,8 +104,7 @@ FUNCTIONS = MappingProxyType(
             Function(
                 name="dlq_retry",
                 trigger="schedule",
-                needs=Needs(blobs=True, documents=True, events=True, sqs=True),
-                extra_required=("bucket", "ingest_dlq_url", "parking_queue_url"),
+                needs=Needs(blobs=True, documents=True, events=True, queues=True),
                 optional_variables=(
                     *TUNING_VARIABLES,
                     "DLQ_MAX_RETRIES",

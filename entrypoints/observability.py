@@ -13,11 +13,15 @@ import logging
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
+
+if TYPE_CHECKING:
+    from kumocms.events import DomainEvent
+    from kumocms.ports import EventBus
 
 _configured = False
 _cold = True
@@ -111,10 +115,10 @@ class CountingEventBus:
     transactional outbox would make them at-least-once; see the README.
     """
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: EventBus) -> None:
         self._inner = inner
 
-    def publish(self, events: Any) -> None:
+    def publish(self, events: Sequence[DomainEvent]) -> None:
         """Publish, then count what was published (or what was lost)."""
         from kumocms.errors import DependencyError  # noqa: PLC0415 - keeps this module light
 

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
+from entrypoints.observability import get_logger
 from kumocms.usecases.ingest import (
     ObjectCreated,
+    Outcome,
     RestoreCompleted,
     RestoreExpired,
     RestoreInitiated,
     StorageEvent,
+    handle_storage_event,
 )
+
+if TYPE_CHECKING:
+    from kumocms.ports import Ports
+
+log = get_logger("kumocms.ingest")
 
 DETAIL_TYPES = (
     "Object Created",
@@ -26,6 +35,32 @@ COPY_REASONS = frozenset({"CopyObject"})
 
 class MalformedEventError(ValueError):
     """The message is not an EventBridge S3 event this service can read."""
+
+
+def apply_message(ports: Ports, body: str, *, bucket: str) -> Outcome:
+    """Apply one queued EventBridge S3 event (from the ingest queue or its DLQ).
+
+    Raises:
+        MalformedEventError: the body is not an event this service can read.
+        KumoError: processing failed (retry later).
+    """
+    try:
+        event = json.loads(body)
+    except ValueError:
+        raise MalformedEventError("the message body is not JSON") from None
+    if not isinstance(event, Mapping):
+        raise MalformedEventError("the message body is not an event")
+    storage_event = parse_storage_event(event, bucket=bucket)
+    if storage_event is None:
+        return Outcome.IGNORED
+    outcome = handle_storage_event(ports, storage_event)
+    log.info(
+        "storage_event",
+        detail_type=event.get("detail-type"),
+        key=storage_event.key,
+        outcome=outcome.value,
+    )
+    return outcome
 
 
 def parse_storage_event(event: Mapping[str, Any], *, bucket: str) -> StorageEvent | None:

@@ -9,31 +9,23 @@ once the count reaches `DLQ_MAX_RETRIES` (an alarm watches the parking queue).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from entrypoints.coldstart import collection_paused
 
 with collection_paused():
     from entrypoints.bootstrap import Runtime, Wiring
-    from entrypoints.functions.ingest import process_message
     from entrypoints.manifest import FUNCTIONS
     from entrypoints.observability import configure_logging, count, get_logger, invocation
+    from entrypoints.storage_events import apply_message
+    from kumocms.ports import QueuedMessage
 
-RETRIES_ATTRIBUTE = "kumocms-retries"
-ERROR_ATTRIBUTE = "kumocms-last-error"
 MAX_BATCHES = 50
 """Receive at most this many batches of ten per run; the next run continues."""
 SAFETY_MARGIN_MS = 20_000
+MAX_DELAY = timedelta(minutes=15)
 log = get_logger("kumocms.dlq_retry")
-
-
-def retries_of(message: Mapping[str, Any]) -> int:
-    """The attempt count a message carries (0 when it has none or a malformed one)."""
-    attribute = (message.get("MessageAttributes") or {}).get(RETRIES_ATTRIBUTE) or {}
-    try:
-        return max(0, int(attribute.get("StringValue", "0")))
-    except ValueError:
-        return 0
 
 
 def make_dlq_retry_handler(get_runtime: Callable[[], Runtime]) -> Callable[..., dict[str, int]]:
@@ -41,43 +33,27 @@ def make_dlq_retry_handler(get_runtime: Callable[[], Runtime]) -> Callable[..., 
 
     def handler(_event: Mapping[str, Any], context: Any) -> dict[str, int]:
         runtime = get_runtime()
-        settings = runtime.settings
-        configure_logging(settings.log_level)
-        dlq = settings.require("ingest_dlq_url")
-        parking = settings.require("parking_queue_url")
-        bucket = settings.require("bucket")
-        sqs = runtime.sqs
+        configure_logging(runtime.settings.log_level)
         tally = {"processed": 0, "requeued": 0, "parked": 0}
         requeued: set[str] = set()
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
         with invocation("dlq_retry", context):
             for _ in range(MAX_BATCHES):
-                remaining = getattr(context, "get_remaining_time_in_millis", None)
                 if remaining is not None and remaining() < SAFETY_MARGIN_MS:
                     break
-                batch = sqs.receive_message(
-                    QueueUrl=dlq,
-                    MaxNumberOfMessages=10,
-                    WaitTimeSeconds=0,
-                    MessageAttributeNames=["All"],
-                ).get("Messages", [])
-                fresh = [m for m in batch if m["MessageId"] not in requeued]
+                batch = runtime.dead_letters.receive(limit=10)
                 for message in batch:
-                    if message["MessageId"] in requeued:  # one attempt per run: leave it
-                        sqs.change_message_visibility(
-                            QueueUrl=dlq,
-                            ReceiptHandle=message["ReceiptHandle"],
-                            VisibilityTimeout=0,
-                        )
+                    if message.id in requeued:  # one attempt per run: leave it for the next
+                        runtime.dead_letters.release(message)
+                fresh = [message for message in batch if message.id not in requeued]
                 if not fresh:
                     break
                 for message in fresh:
-                    outcome, new_id = _retry(
-                        runtime, message, dlq=dlq, parking=parking, bucket=bucket
-                    )
+                    outcome, new_id = _retry(runtime, message)
                     tally[outcome] += 1
                     if new_id is not None:
                         requeued.add(new_id)
-                    sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
+                    runtime.dead_letters.delete(message)
             for name, value in tally.items():
                 count(f"Dlq{name.title()}", value)
         log.info("dlq_retry_done", **tally)
@@ -86,42 +62,37 @@ def make_dlq_retry_handler(get_runtime: Callable[[], Runtime]) -> Callable[..., 
     return handler
 
 
-def _retry(
-    runtime: Runtime, message: Mapping[str, Any], *, dlq: str, parking: str, bucket: str
-) -> tuple[str, str | None]:
+def _retry(runtime: Runtime, message: QueuedMessage) -> tuple[str, str | None]:
     """Process one message; return what happened and the id of a re-queued copy.
 
     The caller deletes the message afterwards.
     """
-    retries = retries_of(message) + 1
+    attempts = message.attempts + 1
     try:
-        process_message(runtime.ports, str(message.get("Body")), bucket=bucket)
+        apply_message(runtime.ports, message.body, bucket=runtime.settings.require("bucket"))
     except Exception as error:  # noqa: BLE001 - counted, re-queued or parked, never dropped
-        max_retries = runtime.settings.dlq_max_retries
-        target, outcome = (parking, "parked") if retries >= max_retries else (dlq, "requeued")
-        sent = runtime.sqs.send_message(
-            QueueUrl=target,
-            MessageBody=str(message.get("Body")),
-            DelaySeconds=0 if target == parking else _delay(runtime, retries),
-            MessageAttributes={
-                RETRIES_ATTRIBUTE: {"DataType": "Number", "StringValue": str(retries)},
-                ERROR_ATTRIBUTE: {"DataType": "String", "StringValue": type(error).__name__},
-            },
-        )
+        error_type = type(error).__name__
         log.warning(
             "dlq_message_failed",
-            message_id=message.get("MessageId"),
-            retries=retries,
-            outcome=outcome,
-            error_type=type(error).__name__,
+            message_id=message.id,
+            retries=attempts,
+            outcome="parked" if attempts >= runtime.settings.dlq_max_retries else "requeued",
+            error_type=error_type,
         )
-        return outcome, sent["MessageId"] if target == dlq else None
+        if attempts >= runtime.settings.dlq_max_retries:
+            runtime.parking.send(message.body, attempts=attempts, last_error=error_type)
+            return "parked", None
+        sent = runtime.dead_letters.send(
+            message.body, attempts=attempts, last_error=error_type, delay=_delay(runtime, attempts)
+        )
+        return "requeued", sent
     return "processed", None
 
 
-def _delay(runtime: Runtime, retries: int) -> int:
+def _delay(runtime: Runtime, attempts: int) -> timedelta:
     """Exponential backoff for a re-queued message, within SQS's 15-minute maximum."""
-    return min(900, runtime.settings.dlq_retry_delay_seconds * int(2 ** (retries - 1)))
+    seconds = runtime.settings.dlq_retry_delay_seconds * 2 ** (attempts - 1)
+    return min(MAX_DELAY, timedelta(seconds=seconds))
 
 
 wiring = Wiring(FUNCTIONS["dlq_retry"].needs)

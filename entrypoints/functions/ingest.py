@@ -8,7 +8,6 @@ raises only when it cannot produce a report at all.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,37 +17,9 @@ with collection_paused():
     from entrypoints.bootstrap import Runtime, Wiring
     from entrypoints.manifest import FUNCTIONS
     from entrypoints.observability import configure_logging, count, get_logger, invocation
-    from entrypoints.storage_events import MalformedEventError, parse_storage_event
-    from kumocms.ports import Ports
-    from kumocms.usecases.ingest import Outcome, handle_storage_event
+    from entrypoints.storage_events import apply_message
 
 log = get_logger("kumocms.ingest")
-
-
-def process_message(ports: Ports, body: str, *, bucket: str) -> Outcome:
-    """Apply one queued EventBridge S3 event (also used by the DLQ retry function).
-
-    Raises:
-        MalformedEventError: the body is not an event this service can read.
-        KumoError: processing failed (retry later).
-    """
-    try:
-        event = json.loads(body)
-    except ValueError:
-        raise MalformedEventError("the message body is not JSON") from None
-    if not isinstance(event, Mapping):
-        raise MalformedEventError("the message body is not an event")
-    storage_event = parse_storage_event(event, bucket=bucket)
-    if storage_event is None:
-        return Outcome.IGNORED
-    outcome = handle_storage_event(ports, storage_event)
-    log.info(
-        "storage_event",
-        detail_type=event.get("detail-type"),
-        key=storage_event.key,
-        outcome=outcome.value,
-    )
-    return outcome
 
 
 def make_ingest_handler(get_runtime: Callable[[], Runtime]) -> Callable[..., dict[str, Any]]:
@@ -68,7 +39,7 @@ def make_ingest_handler(get_runtime: Callable[[], Runtime]) -> Callable[..., dic
                 if not isinstance(message_id, str):
                     raise TypeError("an SQS record has no messageId")
                 try:
-                    outcome = process_message(runtime.ports, str(record.get("body")), bucket=bucket)
+                    outcome = apply_message(runtime.ports, str(record.get("body")), bucket=bucket)
                     count(f"Ingest{outcome.value.title()}")
                 except Exception as error:  # noqa: BLE001 - reported, never swallowed
                     failures.append({"itemIdentifier": message_id})

@@ -7,13 +7,11 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from adapters.memory import InMemoryBlobStore, ManualClock, in_memory_ports
+from adapters.memory import InMemoryBlobStore, InMemoryQueue, ManualClock, in_memory_ports
 from entrypoints.bootstrap import Runtime, fixed
-from entrypoints.functions.dlq_retry import RETRIES_ATTRIBUTE, make_dlq_retry_handler
+from entrypoints.functions.dlq_retry import make_dlq_retry_handler
 from entrypoints.functions.ingest import make_ingest_handler
 from entrypoints.functions.reconcile import make_reconcile_handler
 from entrypoints.local.gateway import LambdaContext
@@ -35,7 +33,7 @@ EDITOR = Principal(user_id=UserId.parse("01J0000000000000000000ED17"), name="e",
 class Ingest:
     """The ingest handler on in-memory ports, plus handles on them."""
 
-    def __init__(self, *, sqs: Any = None, dlq: str | None = None, parking: str | None = None):
+    def __init__(self) -> None:
         self.clock = ManualClock()
         self.ports = in_memory_ports(clock=self.clock)
         assert isinstance(self.ports.blobs, InMemoryBlobStore)
@@ -45,12 +43,19 @@ class Ingest:
             bucket=BUCKET,
             documents_table="d",
             event_bus="b",
-            ingest_dlq_url=dlq,
-            parking_queue_url=parking,
+            ingest_dlq_url="dlq",
+            parking_queue_url="parking",
             dlq_max_retries=3,
             dlq_retry_delay_seconds=0,
         )
-        self.runtime = Runtime(settings=self.settings, ports=self.ports, sqs=sqs)
+        self.dead_letters = InMemoryQueue(self.clock)
+        self.parking = InMemoryQueue(self.clock)
+        self.runtime = Runtime(
+            settings=self.settings,
+            ports=self.ports,
+            dead_letters=self.dead_letters,
+            parking=self.parking,
+        )
         self.handler = make_ingest_handler(fixed(self.runtime))
 
     def __call__(self, *records: dict[str, Any]) -> dict[str, Any]:
@@ -180,19 +185,14 @@ def test_copy_reason_is_recognised() -> None:
 # ---- DLQ retry ------------------------------------------------------------------------------
 
 
-@mock_aws
 def test_dlq_retry_parks_poison_and_deletes_what_succeeds() -> None:
-    sqs = boto3.client("sqs", region_name="eu-west-1")
-    dlq = sqs.create_queue(QueueName="ingest-dlq")["QueueUrl"]
-    parking = sqs.create_queue(QueueName="parking")["QueueUrl"]
-    ingest = Ingest(sqs=sqs, dlq=dlq, parking=parking)
+    ingest = Ingest()
     doc_id, key = ingest.presigned(b"hello")
-    sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps(s3_event("Object Created", key)))
+    ingest.dead_letters.send(json.dumps(s3_event("Object Created", key)))
     poison = ingest.ports.ids.document_id()  # no record will ever exist for it ...
     ingest.clock.set(poison.created_at)  # ... and the clock keeps it "young": always retried
-    sqs.send_message(
-        QueueUrl=dlq,
-        MessageBody=json.dumps(s3_event("Object Created", content_key(ContentRef(poison, 1)))),
+    ingest.dead_letters.send(
+        json.dumps(s3_event("Object Created", content_key(ContentRef(poison, 1))))
     )
     handler = make_dlq_retry_handler(fixed(ingest.runtime))
     first = handler({}, LambdaContext("dlq_retry"))
@@ -202,10 +202,9 @@ def test_dlq_retry_parks_poison_and_deletes_what_succeeds() -> None:
     assert second == {"processed": 0, "requeued": 1, "parked": 0}
     third = handler({}, LambdaContext("dlq_retry"))
     assert third == {"processed": 0, "requeued": 0, "parked": 1}
-    parked = sqs.receive_message(QueueUrl=parking, MessageAttributeNames=["All"])["Messages"]
-    assert len(parked) == 1
-    assert parked[0]["MessageAttributes"][RETRIES_ATTRIBUTE]["StringValue"] == "3"
-    assert "Messages" not in sqs.receive_message(QueueUrl=dlq)
+    [parked] = ingest.parking.pending()
+    assert (parked.attempts, parked.last_error) == (3, "RetryLaterError")
+    assert ingest.dead_letters.pending() == ()
 
 
 def test_reconcile_handler_reports_what_it_did() -> None:
