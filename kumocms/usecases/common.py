@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import attrs
 
@@ -16,6 +17,8 @@ from kumocms.ids import DocumentId
 from kumocms.keys import ContentRef
 from kumocms.model import Changed, Document
 from kumocms.ports import Ports, PresignedUrl, UploadTarget
+
+T = TypeVar("T")
 
 
 @attrs.frozen(kw_only=True)
@@ -74,22 +77,34 @@ def commit(ports: Ports, before: Document, changed: Changed) -> Document:
 def with_conflict_retries(
     ports: Ports,
     document_id: DocumentId,
-    attempt: Callable[[Document], Document],
+    attempt: Callable[[Document], T],
     *,
     if_match: int | None = None,
-    loader: Callable[[Ports, DocumentId], Document] = load,
-) -> Document:
+    loader: Callable[[Ports, DocumentId], Document | None] = load,
+    absent: Callable[[], T] | None = None,
+    first: Document | None = None,
+) -> T:
     """Run `attempt` on a freshly read document, re-reading after a version conflict.
 
-    A client that sent `If-Match` asked for that exact version, so a conflict is a failed
-    precondition rather than a reason to retry. Retries are bounded by settings.
+    The one retry loop of every read-modify-write. A client that sent `If-Match` asked for that
+    exact version, so a conflict is a failed precondition rather than a reason to retry.
+    `first` is a copy the caller has just read: the first attempt uses it instead of reading
+    the same item again (a stale copy only costs the conflict that a re-read then settles).
+    When `loader` finds nothing, the answer is `absent()`. Retries are bounded by settings.
 
     Raises:
         PreconditionFailedError: `if_match` is not (or no longer) the current version.
+        DocumentNotFoundError: `loader` found nothing and there is no `absent`.
         ConflictError: the document kept changing for every retry.
     """
+    document = first
     for _ in range(ports.settings.conflict_retries):
-        document = loader(ports, document_id)
+        if document is None:
+            document = loader(ports, document_id)
+            if document is None:
+                if absent is None:
+                    raise DocumentNotFoundError(f"document {document_id} not found")
+                return absent()
         check_version(document, if_match)
         try:
             return attempt(document)
@@ -100,7 +115,8 @@ def with_conflict_retries(
                     "the document changed while the request was processed",
                     current_version=current,
                 ) from conflict
-    raise ConflictError("the document kept changing; try again")
+            document = None
+    raise ConflictError(f"document {document_id} kept changing; try again")
 
 
 def download_link(ports: Ports, document: Document) -> PresignedUrl | None:

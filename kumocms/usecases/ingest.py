@@ -13,7 +13,7 @@ from datetime import datetime
 
 import attrs
 
-from kumocms.errors import ConflictError, RetryLaterError, VersionConflictError
+from kumocms.errors import RetryLaterError
 from kumocms.ids import DocumentId
 from kumocms.keys import ContentRef, SidecarRef, parse_key
 from kumocms.model import (
@@ -26,7 +26,7 @@ from kumocms.model import (
 )
 from kumocms.ports import Ports
 from kumocms.states import ArchiveState
-from kumocms.usecases.common import commit, find
+from kumocms.usecases.common import commit, find, with_conflict_retries
 
 
 class Outcome(enum.Enum):
@@ -304,17 +304,18 @@ def _retrying(
 ) -> Outcome:
     """Run `handle` on the document, re-reading it after each version conflict.
 
-    `first` is a copy the caller has just read: the first attempt uses it instead of reading
-    the same item again (a stale copy only costs the conflict that a re-read then settles).
+    An event never creates a record: with `missing_ok`, a document that is not there is
+    IGNORED; otherwise it is DocumentNotFoundError.
     """
-    document = first
-    for _ in range(ports.settings.conflict_retries):
-        if document is None:
-            document = find(ports, document_id) if missing_ok else ports.documents.get(document_id)
-            if document is None:
-                return Outcome.IGNORED  # never create a record from an event
-        try:
-            return handle(document)
-        except VersionConflictError:
-            document = None
-    raise ConflictError(f"document {document_id} kept changing while an event was applied")
+    return with_conflict_retries(
+        ports,
+        document_id,
+        handle,
+        loader=find if missing_ok else _get,
+        absent=lambda: Outcome.IGNORED,
+        first=first,
+    )
+
+
+def _get(ports: Ports, document_id: DocumentId) -> Document:
+    return ports.documents.get(document_id)

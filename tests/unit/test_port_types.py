@@ -129,7 +129,7 @@ def test_every_adapter_has_its_ports_methods_with_the_same_parameters(
 
 
 def test_every_port_is_listed() -> None:
-    from kumocms import ports  # noqa: PLC0415
+    from kumocms import ports
 
     declared = {
         value
