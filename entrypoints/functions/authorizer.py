@@ -16,6 +16,7 @@ from entrypoints.coldstart import collection_paused
 
 with collection_paused():
     from entrypoints.bootstrap import Runtime, Wiring
+    from entrypoints.http.headers import event_headers
     from entrypoints.http.routes import ROUTES
     from entrypoints.manifest import FUNCTIONS
     from entrypoints.observability import configure_logging, count, get_logger, invocation
@@ -29,13 +30,14 @@ _BEARER = re.compile(r"^\s*Bearer\s+(\S+)\s*$", re.IGNORECASE)
 log = get_logger("kumocms.authorizer")
 
 
-def bearer_token(headers: Mapping[str, Any] | None) -> str | None:
-    """The key in `Authorization: Bearer <key>`, whatever the header's casing."""
-    for name, value in (headers or {}).items():
-        if name.lower() == "authorization" and isinstance(value, str):
-            found = _BEARER.match(value)
-            return found.group(1) if found else None
-    return None
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The key in `Authorization: Bearer <key>` (of case-insensitive `Headers`).
+
+    An `Authorization` header sent twice reads as two values joined by ", ", which is no
+    single bearer token: refused.
+    """
+    found = _BEARER.match(headers.get("authorization", ""))
+    return found.group(1) if found else None
 
 
 def route_arns(method_arn: str, role: Role) -> list[str]:
@@ -55,12 +57,8 @@ def make_authorizer(get_runtime: Callable[[], Runtime]) -> Callable[..., dict[st
         runtime = get_runtime()
         configure_logging(runtime.settings.log_level)
         with invocation("authorizer", context):
-            headers = dict(event.get("headers") or {})
-            for name, values in (event.get("multiValueHeaders") or {}).items():
-                if values:
-                    headers.setdefault(name, values[0])
             try:
-                principal = authenticate(runtime.ports, bearer_token(headers))
+                principal = authenticate(runtime.ports, bearer_token(event_headers(event)))
             except AuthenticationError:
                 count("AuthFailures")
                 log.info("unauthorized")

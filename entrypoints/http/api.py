@@ -18,6 +18,7 @@ from entrypoints.http.apigw import (
     parse_event,
     render,
 )
+from entrypoints.http.headers import event_headers
 from entrypoints.http.operations import OPERATIONS, Call
 from entrypoints.http.problems import HttpError, describe
 from entrypoints.observability import configure_logging, get_logger, invocation
@@ -46,7 +47,7 @@ def make_http_handler(function: str, get_runtime: Callable[[], Runtime]) -> Hand
         configure_logging(settings.log_level)
         with invocation(function, context):
             started = time.perf_counter()
-            origin = _header(event, "origin")
+            origin = event_headers(event).get("origin")
             cors = cors_headers(origin, settings.cors_allowed_origins)
             try:
                 request = parse_event(event)
@@ -174,17 +175,6 @@ def _problem_response(error: BaseException) -> HttpResponse:
             exc_info=not isinstance(error, KumoError),
         )
     return HttpResponse(status, document, headers=headers, media_type="application/problem+json")
-
-
-def _header(event: Mapping[str, Any], name: str) -> str | None:
-    for source in (event.get("headers") or {},):
-        for key, value in source.items():
-            if key.lower() == name:
-                return str(value)
-    for key, values in (event.get("multiValueHeaders") or {}).items():
-        if key.lower() == name and values:
-            return str(values[0])
-    return None
 
 
 def _digest(data: bytes) -> str:

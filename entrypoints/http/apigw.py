@@ -8,31 +8,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
+from entrypoints.http.headers import Headers, event_headers
 from entrypoints.http.problems import HttpError
 from kumocms.ids import UserId
 from kumocms.jsonvalue import dumps_json, loads_json
 from kumocms.users import Principal, Role
-
-
-class Headers(Mapping[str, str]):
-    """Case-insensitive, read-only request headers (repeated headers joined with ", ")."""
-
-    def __init__(self, pairs: Mapping[str, str]) -> None:
-        self._items = {key.lower(): value for key, value in pairs.items()}
-
-    def __getitem__(self, key: str) -> str:
-        return self._items[key.lower()]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 @attrs.frozen(kw_only=True)
@@ -88,13 +73,24 @@ def parse_event(event: Mapping[str, Any]) -> HttpRequest:
     Raises:
         HttpError: the body is declared base64 but is not.
     """
-    headers: dict[str, str] = {}
-    for key, values in (event.get("multiValueHeaders") or {}).items():
-        if values:
-            headers[key.lower()] = ", ".join(str(v) for v in values)
-    for key, value in (event.get("headers") or {}).items():
-        if value is not None and key.lower() not in headers:
-            headers[key.lower()] = str(value)
+    context = event.get("requestContext") or {}
+    path = str(event.get("path") or "/")
+    return HttpRequest(
+        method=str(event.get("httpMethod") or "GET").upper(),
+        path=path,
+        resource=event.get("resource"),
+        path_params={k: str(v) for k, v in (event.get("pathParameters") or {}).items()},
+        query=_query(event),
+        headers=event_headers(event),
+        body=_body(event),
+        principal=_principal(context.get("authorizer")),
+        request_id=str(context.get("requestId") or ""),
+        base_path=_base_path(str(context.get("path") or path), path),
+    )
+
+
+def _query(event: Mapping[str, Any]) -> dict[str, str]:
+    """Query parameters; of a repeated one, the last value (as `queryStringParameters` has)."""
     query: dict[str, str] = {}
     for key, values in (event.get("multiValueQueryStringParameters") or {}).items():
         if values:
@@ -102,22 +98,12 @@ def parse_event(event: Mapping[str, Any]) -> HttpRequest:
     for key, value in (event.get("queryStringParameters") or {}).items():
         if value is not None:
             query.setdefault(key, str(value))
-    context = event.get("requestContext") or {}
-    path = str(event.get("path") or "/")
-    context_path = str(context.get("path") or path)
-    base_path = context_path[: -len(path)] if context_path.endswith(path) else ""
-    return HttpRequest(
-        method=str(event.get("httpMethod") or "GET").upper(),
-        path=path,
-        resource=event.get("resource"),
-        path_params={k: str(v) for k, v in (event.get("pathParameters") or {}).items()},
-        query=query,
-        headers=Headers(headers),
-        body=_body(event),
-        principal=_principal(context.get("authorizer")),
-        request_id=str(context.get("requestId") or ""),
-        base_path=base_path.rstrip("/"),
-    )
+    return query
+
+
+def _base_path(context_path: str, path: str) -> str:
+    """What the full request path has before the route path: a stage or base path."""
+    return context_path[: -len(path)].rstrip("/") if context_path.endswith(path) else ""
 
 
 def _body(event: Mapping[str, Any]) -> bytes:

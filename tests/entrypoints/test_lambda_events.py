@@ -12,6 +12,7 @@ from adapters.memory import in_memory_ports
 from entrypoints.bootstrap import Runtime, Wiring, fixed
 from entrypoints.functions.authorizer import bearer_token, make_authorizer, route_arns
 from entrypoints.http.api import make_http_handler
+from entrypoints.http.headers import Headers, event_headers
 from entrypoints.local.gateway import LambdaContext
 from entrypoints.manifest import FUNCTIONS
 from entrypoints.settings import ConfigurationError, EnvSettings
@@ -204,10 +205,27 @@ def test_reader_policy_excludes_writes_and_users() -> None:
 
 
 def test_bearer_token_parsing() -> None:
-    assert bearer_token({"AUTHORIZATION": "Bearer abc"}) == "abc"
-    assert bearer_token({"authorization": "  bearer   abc  "}) == "abc"
-    assert bearer_token({"authorization": "Bearer a b"}) is None
-    assert bearer_token({}) is None
+    assert bearer_token(Headers({"AUTHORIZATION": "Bearer abc"})) == "abc"
+    assert bearer_token(Headers({"authorization": "  bearer   abc  "})) == "abc"
+    assert bearer_token(Headers({"authorization": "Bearer a b"})) is None
+    assert bearer_token(Headers({})) is None
+
+
+def test_every_function_reads_headers_the_same_way() -> None:
+    # A repeated header: `headers` has the last value, `multiValueHeaders` all of them.
+    event = {
+        "headers": {"Authorization": "Bearer second", "Origin": "https://b.example"},
+        "multiValueHeaders": {
+            "authorization": ["Bearer first", "Bearer second"],
+            "Origin": ["https://b.example"],
+        },
+    }
+    headers = event_headers(event)
+    assert headers["origin"] == "https://b.example"
+    assert headers["Authorization"] == "Bearer first, Bearer second"
+    assert bearer_token(headers) is None  # two credentials are no credential
+    assert event_headers({"headers": {"X-A": "1"}, "multiValueHeaders": None}) == {"x-a": "1"}
+    assert event_headers({"headers": None, "multiValueHeaders": {"X-A": []}}) == {}
 
 
 def test_settings_fail_fast_naming_the_missing_variable() -> None:
