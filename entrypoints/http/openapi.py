@@ -5,19 +5,26 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from entrypoints.http.representations import (
+    DOCUMENT_FIELDS,
+    LINK_FIELDS,
+    RESTORE_FIELDS,
+    TIME,
+    USER_FIELDS,
+    object_schema,
+    schema_ref,
+)
 from entrypoints.http.routes import ROUTES, ULID_PATTERN, UPLOAD_FIELDS, Route
 from kumocms import __version__
-from kumocms.states import ArchiveState, RestoreTier, StorageClass
 from kumocms.users import Role
 
 PROBLEM = "application/problem+json"
 IF_MATCH_PATTERN = r'^(\*|(W/)?"?[0-9]{1,18}"?)?$'
-_TIME = {"type": "string", "format": "date-time"}
-_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+def _with(schema: dict[str, Any], **properties: Any) -> dict[str, Any]:
+    """`schema` with optional properties added."""
+    return {**schema, "properties": {**schema["properties"], **properties}}
 
 
 SCHEMAS: dict[str, Any] = {
@@ -35,11 +42,7 @@ SCHEMAS: dict[str, Any] = {
             "limit": {"type": "integer"},
         },
     },
-    "Link": {
-        "type": "object",
-        "required": ["url", "expires_at"],
-        "properties": {"url": {"type": "string"}, "expires_at": _TIME},
-    },
+    "Link": object_schema(LINK_FIELDS),
     "PartUrl": {
         "type": "object",
         "required": ["part_number", "url"],
@@ -55,7 +58,7 @@ SCHEMAS: dict[str, Any] = {
                     "method": {"const": "PUT"},
                     "url": {"type": "string"},
                     "headers": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "expires_at": _TIME,
+                    "expires_at": TIME,
                 },
             },
             {
@@ -65,7 +68,7 @@ SCHEMAS: dict[str, Any] = {
                     "method": {"const": "POST"},
                     "url": {"type": "string"},
                     "fields": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "expires_at": _TIME,
+                    "expires_at": TIME,
                 },
             },
             {
@@ -74,90 +77,39 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "method": {"const": "MULTIPART"},
                     "part_size": {"type": "integer"},
-                    "parts": {"type": "array", "items": _ref("PartUrl")},
-                    "expires_at": _TIME,
+                    "parts": {"type": "array", "items": schema_ref("PartUrl")},
+                    "expires_at": TIME,
                 },
             },
         ],
     },
-    "Restore": {
-        "type": "object",
-        "required": ["tier", "days", "permanent", "requested_at", "ready_at", "expires_at"],
-        "properties": {
-            "tier": {"type": "string", "enum": [t.value for t in RestoreTier]},
-            "days": {"type": "integer"},
-            "permanent": {"type": "boolean"},
-            "requested_at": _TIME,
-            "ready_at": _NULLABLE_TIME,
-            "expires_at": _NULLABLE_TIME,
-        },
-    },
-    "Document": {
-        "type": "object",
-        "required": [
-            "document_id",
-            "file_name",
-            "content_type",
-            "size",
-            "sha256",
-            "state",
-            "storage_class",
-            "version",
-            "metadata",
-            "created_at",
-            "updated_at",
-            "restore",
-            "download",
-            "upload",
-        ],
-        "properties": {
-            "document_id": {"type": "string", "pattern": f"^{ULID_PATTERN}$"},
-            "file_name": {"type": "string"},
-            "content_type": {"type": "string"},
-            "size": {"type": "integer"},
-            "sha256": {"type": ["string", "null"]},
-            "state": {"type": "string", "enum": [s.value for s in ArchiveState]},
-            "storage_class": {"type": "string", "enum": [c.value for c in StorageClass]},
-            "version": {"type": "integer", "minimum": 1},
-            "metadata": {"type": "object"},
-            "created_at": _TIME,
-            "updated_at": _TIME,
-            "restore": {"oneOf": [_ref("Restore"), {"type": "null"}]},
-            "download": {"oneOf": [_ref("Link"), {"type": "null"}]},
-            "upload": {"oneOf": [_ref("Upload"), {"type": "null"}]},
-        },
-    },
+    "Restore": object_schema(RESTORE_FIELDS),
+    "Document": object_schema(DOCUMENT_FIELDS),
     "DocumentList": {
         "type": "object",
         "required": ["items", "next_cursor"],
         "properties": {
-            "items": {"type": "array", "items": _ref("Document")},
+            "items": {"type": "array", "items": schema_ref("Document")},
             "next_cursor": {"type": ["string", "null"]},
         },
     },
     "PartUrls": {
         "type": "object",
         "required": ["parts", "expires_at"],
-        "properties": {"parts": {"type": "array", "items": _ref("PartUrl")}, "expires_at": _TIME},
-    },
-    "User": {
-        "type": "object",
-        "required": ["user_id", "name", "role", "disabled"],
         "properties": {
-            "user_id": {"type": "string"},
-            "name": {"type": "string"},
-            "role": {"type": "string", "enum": [r.value for r in Role]},
-            "disabled": {"type": "boolean"},
-            "created_at": _TIME,
-            "updated_at": _TIME,
-            "api_key": {"type": "string", "description": "Only in the response that creates it."},
+            "parts": {"type": "array", "items": schema_ref("PartUrl")},
+            "expires_at": TIME,
         },
     },
+    "User": _with(
+        object_schema(USER_FIELDS),
+        api_key={"type": "string", "description": "Only in the response that creates it."},
+    ),
     "UserList": {
         "type": "object",
         "required": ["items", "next_cursor"],
         "properties": {
-            "items": {"type": "array", "items": _ref("User")},
+            "items": {"type": "array", "items": schema_ref("User")},
             "next_cursor": {"type": ["string", "null"]},
         },
     },
@@ -250,7 +202,7 @@ def _json(schema: dict[str, Any], media: str = "application/json") -> dict[str, 
 
 
 def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": _json(_ref("Problem"), PROBLEM)}
+    return {"description": description, "content": _json(schema_ref("Problem"), PROBLEM)}
 
 
 def _operation(route: Route) -> dict[str, Any]:
@@ -345,11 +297,11 @@ def _responses(route: Route) -> dict[str, Any]:
             "description": "Redirect to the presigned download",
             "headers": {"Location": _HEADERS["Location"]},
         }
-        responses["200"] = {"description": description, "content": _json(_ref("Link"))}
+        responses["200"] = {"description": description, "content": _json(schema_ref("Link"))}
         responses["202"] = {
             "description": "A restore is running (`restore_in_progress`)",
             "headers": {"Retry-After": _HEADERS["Retry-After"]},
-            "content": _json(_ref("Problem"), PROBLEM),
+            "content": _json(schema_ref("Problem"), PROBLEM),
         }
     elif route.success == 204:
         responses["204"] = {"description": "Done"}
@@ -361,23 +313,23 @@ def _responses(route: Route) -> dict[str, Any]:
                 "Retry-After": _HEADERS["Retry-After"],
                 **ok_headers,
             },
-            "content": _json(_ref("Document")),
+            "content": _json(schema_ref("Document")),
         }
         responses["200"] = {
             "description": description,
             "headers": ok_headers,
-            "content": _json(_ref("Document")),
+            "content": _json(schema_ref("Document")),
         }
     elif route.operation_id == "replaceDocument":
         responses["200"] = {
             "description": description,
             "headers": ok_headers,
-            "content": _json(_ref("Document")),
+            "content": _json(schema_ref("Document")),
         }
         responses["202"] = {
             "description": "Accepted; upload the new content as instructed",
             "headers": ok_headers,
-            "content": _json(_ref("Document")),
+            "content": _json(schema_ref("Document")),
         }
     else:
         headers = dict(ok_headers)
@@ -385,7 +337,7 @@ def _responses(route: Route) -> dict[str, Any]:
             headers["Location"] = _HEADERS["Location"]
         responses[str(route.success)] = {
             "description": description,
-            "content": _json(_ref(schema_name)),
+            "content": _json(schema_ref(schema_name)),
         }
         if headers:
             responses[str(route.success)]["headers"] = headers

@@ -1,15 +1,62 @@
-"""Entrypoints layer: JSON representations of documents, uploads and users (snake_case)."""
+"""Entrypoints layer: JSON representations of documents, uploads and users (snake_case).
+
+Documents, restores, links and users are each defined once, as a tuple of fields that give a
+field's name, its JSON Schema and how to read it: the responses and the OpenAPI schemas are
+both made from these tuples, so they cannot disagree.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+import attrs
+
+from entrypoints.http.routes import ULID_PATTERN
 from kumocms.model import Document, RestoreInfo
 from kumocms.ports import PartUrl, PresignedUrl, UploadTarget
 from kumocms.rules import metadata_to_plain
+from kumocms.states import ArchiveState, RestoreTier, StorageClass
 from kumocms.usecases.common import DocumentView
-from kumocms.users import User
+from kumocms.users import Role, User
+
+Source = TypeVar("Source")
+TIME: Mapping[str, Any] = {"type": "string", "format": "date-time"}
+NULLABLE_TIME: Mapping[str, Any] = {"type": ["string", "null"], "format": "date-time"}
+
+
+def schema_ref(name: str) -> dict[str, str]:
+    """A reference to one of the OpenAPI document's component schemas."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(name: str) -> dict[str, Any]:
+    return {"oneOf": [schema_ref(name), {"type": "null"}]}
+
+
+@attrs.frozen
+class Field(Generic[Source]):
+    """One member of a JSON object: its name, its JSON Schema and how to read it."""
+
+    name: str
+    schema: Mapping[str, Any]
+    read: Callable[[Source], Any]
+    required: bool = True
+
+
+def render(fields: tuple[Field[Source], ...], source: Source) -> dict[str, Any]:
+    """The JSON object `fields` make of `source`."""
+    return {field.name: field.read(source) for field in fields}
+
+
+def object_schema(fields: tuple[Field[Any], ...]) -> dict[str, Any]:
+    """The JSON Schema of the objects `render(fields, …)` makes."""
+    return {
+        "type": "object",
+        "required": [field.name for field in fields if field.required],
+        "properties": {field.name: dict(field.schema) for field in fields},
+    }
 
 
 def timestamp(moment: datetime | None) -> str | None:
@@ -21,23 +68,7 @@ def timestamp(moment: datetime | None) -> str | None:
 
 def document_json(view: DocumentView) -> dict[str, Any]:
     """The document representation of §4."""
-    document = view.document
-    return {
-        "document_id": document.id.value,
-        "file_name": document.file_name,
-        "content_type": document.content_type,
-        "size": document.size,
-        "sha256": document.sha256,
-        "state": document.state.value,
-        "storage_class": document.storage_class.value,
-        "version": document.version,
-        "metadata": metadata_to_plain(document.metadata),
-        "created_at": timestamp(document.created_at),
-        "updated_at": timestamp(document.updated_at),
-        "restore": _restore_json(document.restore),
-        "download": None if view.download is None else link_json(view.download),
-        "upload": None if view.upload is None else upload_json(view.upload),
-    }
+    return render(DOCUMENT_FIELDS, view)
 
 
 def etag(document: Document) -> str:
@@ -47,7 +78,7 @@ def etag(document: Document) -> str:
 
 def link_json(link: PresignedUrl) -> dict[str, Any]:
     """`{url, expires_at}`."""
-    return {"url": link.url, "expires_at": timestamp(link.expires_at)}
+    return render(LINK_FIELDS, link)
 
 
 def parts_json(parts: tuple[PartUrl, ...]) -> list[dict[str, Any]]:
@@ -80,28 +111,72 @@ def upload_json(target: UploadTarget) -> dict[str, Any]:
 
 
 def _restore_json(restore: RestoreInfo | None) -> dict[str, Any] | None:
-    if restore is None:
-        return None
-    return {
-        "tier": restore.tier.value,
-        "days": restore.days,
-        "permanent": restore.permanent,
-        "requested_at": timestamp(restore.requested_at),
-        "ready_at": timestamp(restore.ready_at),
-        "expires_at": timestamp(restore.expires_at),
-    }
+    return None if restore is None else render(RESTORE_FIELDS, restore)
 
 
 def user_json(user: User, *, api_key: str | None = None) -> dict[str, Any]:
     """A user: never a key or its hash, except the raw key in the response that creates it."""
-    body: dict[str, Any] = {
-        "user_id": user.id.value,
-        "name": user.name,
-        "role": user.role.value,
-        "disabled": user.disabled,
-        "created_at": timestamp(user.created_at),
-        "updated_at": timestamp(user.updated_at),
-    }
+    body = render(USER_FIELDS, user)
     if api_key is not None:
         body["api_key"] = api_key
     return body
+
+
+LINK_FIELDS: tuple[Field[PresignedUrl], ...] = (
+    Field("url", {"type": "string"}, lambda link: link.url),
+    Field("expires_at", TIME, lambda link: timestamp(link.expires_at)),
+)
+RESTORE_FIELDS: tuple[Field[RestoreInfo], ...] = (
+    Field(
+        "tier", {"type": "string", "enum": [t.value for t in RestoreTier]}, lambda r: r.tier.value
+    ),
+    Field("days", {"type": "integer"}, lambda r: r.days),
+    Field("permanent", {"type": "boolean"}, lambda r: r.permanent),
+    Field("requested_at", TIME, lambda r: timestamp(r.requested_at)),
+    Field("ready_at", NULLABLE_TIME, lambda r: timestamp(r.ready_at)),
+    Field("expires_at", NULLABLE_TIME, lambda r: timestamp(r.expires_at)),
+)
+DOCUMENT_FIELDS: tuple[Field[DocumentView], ...] = (
+    Field(
+        "document_id",
+        {"type": "string", "pattern": f"^{ULID_PATTERN}$"},
+        lambda v: v.document.id.value,
+    ),
+    Field("file_name", {"type": "string"}, lambda v: v.document.file_name),
+    Field("content_type", {"type": "string"}, lambda v: v.document.content_type),
+    Field("size", {"type": "integer"}, lambda v: v.document.size),
+    Field("sha256", {"type": ["string", "null"]}, lambda v: v.document.sha256),
+    Field(
+        "state",
+        {"type": "string", "enum": [s.value for s in ArchiveState]},
+        lambda v: v.document.state.value,
+    ),
+    Field(
+        "storage_class",
+        {"type": "string", "enum": [c.value for c in StorageClass]},
+        lambda v: v.document.storage_class.value,
+    ),
+    Field("version", {"type": "integer", "minimum": 1}, lambda v: v.document.version),
+    Field("metadata", {"type": "object"}, lambda v: metadata_to_plain(v.document.metadata)),
+    Field("created_at", TIME, lambda v: timestamp(v.document.created_at)),
+    Field("updated_at", TIME, lambda v: timestamp(v.document.updated_at)),
+    Field("restore", _nullable("Restore"), lambda v: _restore_json(v.document.restore)),
+    Field(
+        "download",
+        _nullable("Link"),
+        lambda v: None if v.download is None else link_json(v.download),
+    ),
+    Field(
+        "upload",
+        _nullable("Upload"),
+        lambda v: None if v.upload is None else upload_json(v.upload),
+    ),
+)
+USER_FIELDS: tuple[Field[User], ...] = (
+    Field("user_id", {"type": "string"}, lambda u: u.id.value),
+    Field("name", {"type": "string"}, lambda u: u.name),
+    Field("role", {"type": "string", "enum": [r.value for r in Role]}, lambda u: u.role.value),
+    Field("disabled", {"type": "boolean"}, lambda u: u.disabled),
+    Field("created_at", TIME, lambda u: timestamp(u.created_at), required=False),
+    Field("updated_at", TIME, lambda u: timestamp(u.updated_at), required=False),
+)

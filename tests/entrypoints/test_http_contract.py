@@ -10,26 +10,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from entrypoints.http.representations import DOCUMENT_FIELDS
 from kumocms.ids import DocumentId
 from kumocms.keys import ContentRef, content_key
 from tests.entrypoints.conftest import ORIGIN, Api
 
-DOC_FIELDS = {
-    "document_id",
-    "file_name",
-    "content_type",
-    "size",
-    "sha256",
-    "state",
-    "storage_class",
-    "version",
-    "metadata",
-    "created_at",
-    "updated_at",
-    "restore",
-    "download",
-    "upload",
-}
+DOC_FIELDS = {field.name for field in DOCUMENT_FIELDS}
+"""The one definition the responses and the OpenAPI schema are made from."""
 MISSING = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 
 
