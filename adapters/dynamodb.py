@@ -93,8 +93,6 @@ _A = TypeVar("_A")
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _TRANSACTION_CANCELLED = "TransactionCanceledException"
-_VERSION_MATCHES = "#version = :expected"
-_VERSION_NAMES = {"#version": items.VERSION}
 
 
 # ---- table specs ----------------------------------------------------------------------------
@@ -159,6 +157,45 @@ TTL_ATTRIBUTE = items.EXPIRES_AT
 
 
 # ---- shared helpers -------------------------------------------------------------------------
+
+
+def _if_version(expected: int) -> dict[str, Any]:
+    """The condition of every versioned write: the stored version is still `expected`.
+
+    On failure DynamoDB returns the item it saw (ALL_OLD), so `_stale` can tell a conflict
+    from a missing item without another read.
+    """
+    return {
+        "ConditionExpression": "#version = :expected",
+        "ExpressionAttributeNames": {"#version": items.VERSION},
+        "ExpressionAttributeValues": {":expected": items.number_value(expected)},
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+
+
+_IF_NEW: Mapping[str, Any] = {
+    "ConditionExpression": "attribute_not_exists(#pk)",
+    "ExpressionAttributeNames": {"#pk": items.PK},
+}
+"""The condition of every first write: no item has this key yet."""
+
+
+def _read(client: DynamoDBClient, table_name: str, key: Mapping[str, Any]) -> items.Item | None:
+    """One item by its key (one consistent GetItem), or None."""
+    with aws_errors("DynamoDB GetItem"):
+        response = client.get_item(TableName=table_name, Key=key, ConsistentRead=True)
+    return response.get("Item")
+
+
+def _stale(
+    old: Mapping[str, Any] | None, *, what: str, expected: int, missing: Exception
+) -> Exception:
+    """What a failed version condition means: `missing` when there was no item, else a conflict."""
+    if old is None:
+        return missing
+    return VersionConflictError(
+        f"the {what} changed", expected=expected, actual=items.version_of(old)
+    )
 
 
 def _old_item(error: ClientError) -> Mapping[str, Any] | None:
@@ -238,11 +275,7 @@ class DynamoDocumentRepository:
 
     def get(self, document_id: DocumentId) -> Document:
         """The stored document (one consistent GetItem)."""
-        with aws_errors("DynamoDB GetItem"):
-            response = self._client.get_item(
-                TableName=self._table, Key=items.document_key(document_id), ConsistentRead=True
-            )
-        item = response.get("Item")
+        item = _read(self._client, self._table, items.document_key(document_id))
         if item is None:
             raise DocumentNotFoundError(f"document {document_id} not found")
         return items.document_from_item(item)
@@ -254,9 +287,8 @@ class DynamoDocumentRepository:
                 self._client.put_item(
                     TableName=self._table,
                     Item=items.document_to_item(document, shards=self._shards),
-                    ConditionExpression="attribute_not_exists(#pk)",
-                    ExpressionAttributeNames={"#pk": items.PK},
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    **_IF_NEW,
                 )
             except ClientError as error:
                 if error_code(error) != _CONDITION_FAILED:
@@ -272,10 +304,7 @@ class DynamoDocumentRepository:
                 self._client.put_item(
                     TableName=self._table,
                     Item=items.document_to_item(document, shards=self._shards),
-                    ConditionExpression=_VERSION_MATCHES,
-                    ExpressionAttributeNames=_VERSION_NAMES,
-                    ExpressionAttributeValues={":expected": items.number_value(expected_version)},
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    **_if_version(expected_version),
                 )
             except ClientError as error:
                 if error_code(error) != _CONDITION_FAILED:
@@ -291,10 +320,7 @@ class DynamoDocumentRepository:
                 self._client.delete_item(
                     TableName=self._table,
                     Key=items.document_key(document_id),
-                    ConditionExpression=_VERSION_MATCHES,
-                    ExpressionAttributeNames=_VERSION_NAMES,
-                    ExpressionAttributeValues={":expected": items.number_value(expected_version)},
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    **_if_version(expected_version),
                 )
             except ClientError as error:
                 if error_code(error) != _CONDITION_FAILED:
@@ -426,14 +452,12 @@ def _already_written(error: ClientError, document: Document) -> bool:
     return old is not None and items.document_from_item(old) == document
 
 
-def _document_conflict(
-    document_id: DocumentId, expected: int, error: ClientError
-) -> VersionConflictError | DocumentNotFoundError:
-    old = _old_item(error)
-    if old is None:
-        return DocumentNotFoundError(f"document {document_id} not found")
-    return VersionConflictError(
-        "the document changed", expected=expected, actual=items.version_of(old)
+def _document_conflict(document_id: DocumentId, expected: int, error: ClientError) -> Exception:
+    return _stale(
+        _old_item(error),
+        what="document",
+        expected=expected,
+        missing=DocumentNotFoundError(f"document {document_id} not found"),
     )
 
 
@@ -449,22 +473,14 @@ class DynamoUserRepository:
 
     def get(self, user_id: UserId) -> User:
         """The user (one consistent GetItem)."""
-        with aws_errors("DynamoDB GetItem"):
-            response = self._client.get_item(
-                TableName=self._table, Key=items.user_key(user_id), ConsistentRead=True
-            )
-        item = response.get("Item")
+        item = _read(self._client, self._table, items.user_key(user_id))
         if item is None:
             raise UserNotFoundError(f"user {user_id} not found")
         return items.user_from_item(item)
 
     def find_by_key_hash(self, key_hash: str) -> User | None:
         """The user whose current key has this hash (one consistent GetItem on the key item)."""
-        with aws_errors("DynamoDB GetItem"):
-            response = self._client.get_item(
-                TableName=self._table, Key=items.api_key_key(key_hash), ConsistentRead=True
-            )
-        item = response.get("Item")
+        item = _read(self._client, self._table, items.api_key_key(key_hash))
         return None if item is None else items.user_from_item(item)
 
     def add(self, user: User) -> None:
@@ -507,16 +523,16 @@ class DynamoUserRepository:
     def remove(self, user: User) -> None:
         """Delete the user (as read) and its key item, keeping an admin enabled."""
         writes: builtins.list[TransactWriteItemTypeDef] = [
-            {
-                "Delete": {
-                    "TableName": self._table,
-                    "Key": items.user_key(user.id),
-                    "ConditionExpression": _VERSION_MATCHES,
-                    "ExpressionAttributeNames": _VERSION_NAMES,
-                    "ExpressionAttributeValues": {":expected": items.number_value(user.version)},
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            },
+            cast(
+                "TransactWriteItemTypeDef",
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": items.user_key(user.id),
+                        **_if_version(user.version),
+                    }
+                },
+            ),
             {"Delete": {"TableName": self._table, "Key": items.api_key_key(user.key_hash)}},
         ]
         admin_write = None
@@ -548,35 +564,17 @@ class DynamoUserRepository:
 
     def count_enabled_admins(self) -> int:
         """How many enabled admins there are (one consistent GetItem on the counter)."""
-        with aws_errors("DynamoDB GetItem"):
-            response = self._client.get_item(
-                TableName=self._table, Key=items.admins_key(), ConsistentRead=True
-            )
-        return items.admin_count(response.get("Item"))
+        return items.admin_count(_read(self._client, self._table, items.admins_key()))
 
     # -- internals ------------------------------------------------------------------------
 
     def _put_new(self, item: dict[str, Any]) -> TransactWriteItemTypeDef:
-        return {
-            "Put": {
-                "TableName": self._table,
-                "Item": item,
-                "ConditionExpression": "attribute_not_exists(#pk)",
-                "ExpressionAttributeNames": {"#pk": items.PK},
-            }
-        }
+        put = {"TableName": self._table, "Item": item, **_IF_NEW}
+        return cast("TransactWriteItemTypeDef", {"Put": put})
 
     def _put_versioned(self, item: dict[str, Any], expected: int) -> TransactWriteItemTypeDef:
-        return {
-            "Put": {
-                "TableName": self._table,
-                "Item": item,
-                "ConditionExpression": _VERSION_MATCHES,
-                "ExpressionAttributeNames": _VERSION_NAMES,
-                "ExpressionAttributeValues": {":expected": items.number_value(expected)},
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-        }
+        put = {"TableName": self._table, "Item": item, **_if_version(expected)}
+        return cast("TransactWriteItemTypeDef", {"Put": put})
 
     def _count_admin(self, delta: int) -> TransactWriteItemTypeDef:
         update: dict[str, Any] = {
@@ -634,11 +632,11 @@ def _user_write_failure(
     """
     codes = [str(reason.get("Code", "None")) for reason in reasons]
     if codes and codes[0] == "ConditionalCheckFailed":
-        old = reasons[0].get("Item")
-        if old is None:
-            return UserNotFoundError(f"user {user_id} not found")
-        return VersionConflictError(
-            "the user changed", expected=expected, actual=items.version_of(old)
+        return _stale(
+            reasons[0].get("Item"),
+            what="user",
+            expected=expected,
+            missing=UserNotFoundError(f"user {user_id} not found"),
         )
     if (
         admin_write is not None
