@@ -45,34 +45,18 @@ def number_text(number: Decimal) -> str:
     return str(number)
 
 
-def _write(value: object, parts: list[str]) -> None:  # noqa: PLR0912 - one branch per JSON type
-    if value is None:
-        parts.append("null")
-    elif value is True:
-        parts.append("true")
-    elif value is False:
-        parts.append("false")
+_CONSTANTS: dict[object, str] = {None: "null", True: "true", False: "false"}
+
+
+def _write(value: object, parts: list[str]) -> None:
+    if value is None or value is True or value is False:
+        parts.append(_CONSTANTS[value])
     elif isinstance(value, str):
         parts.append(_encode_string(value))
-    elif isinstance(value, int):
-        parts.append(int.__repr__(value))
-    elif isinstance(value, Decimal):
-        parts.append(number_text(value))
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("NaN and Infinity are not JSON numbers")
-        parts.append(float.__repr__(value))
+    elif isinstance(value, int | Decimal | float):
+        parts.append(_number(value))
     elif isinstance(value, Mapping):
-        parts.append("{")
-        for index, (key, item) in enumerate(value.items()):
-            if index:
-                parts.append(",")
-            if not isinstance(key, str):
-                raise TypeError("JSON object keys must be strings")
-            parts.append(_encode_string(key))
-            parts.append(":")
-            _write(item, parts)
-        parts.append("}")
+        _write_object(value, parts)
     elif isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
         parts.append("[")
         for index, item in enumerate(value):
@@ -82,3 +66,26 @@ def _write(value: object, parts: list[str]) -> None:  # noqa: PLR0912 - one bran
         parts.append("]")
     else:
         raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def _number(value: int | Decimal | float) -> str:
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, Decimal):
+        return number_text(value)
+    if not math.isfinite(value):
+        raise ValueError("NaN and Infinity are not JSON numbers")
+    return float.__repr__(value)
+
+
+def _write_object(value: Mapping[object, object], parts: list[str]) -> None:
+    parts.append("{")
+    for index, (key, item) in enumerate(value.items()):
+        if index:
+            parts.append(",")
+        if not isinstance(key, str):
+            raise TypeError("JSON object keys must be strings")
+        parts.append(_encode_string(key))
+        parts.append(":")
+        _write(item, parts)
+    parts.append("}")

@@ -55,20 +55,27 @@ class Prop:
             raise ValidationError(f"{name} must be {_TYPE_NAMES[self.type]}", field=name)
         if isinstance(value, str):
             self._check_string(name, value)
-        elif self.type == "integer":
-            assert isinstance(value, int)
-            if self.minimum is not None and value < self.minimum:
-                raise ValidationError(f"{name} must be at least {self.minimum}", field=name)
-            if self.maximum is not None and value > self.maximum:
-                raise ValidationError(f"{name} must be at most {self.maximum}", field=name)
         elif isinstance(value, list):
-            if self.min_items is not None and len(value) < self.min_items:
-                raise ValidationError(f"{name} needs at least {self.min_items} item(s)", field=name)
-            if self.max_items is not None and len(value) > self.max_items:
-                raise ValidationError(f"{name} takes at most {self.max_items} items", field=name)
-            if self.items is not None:
-                return [self.items.parse(f"{name}[{i}]", item) for i, item in enumerate(value)]
+            return self._parse_list(name, value)
+        elif self.type == "integer":
+            self._check_range(name, value)
         return value
+
+    def _check_range(self, name: str, value: object) -> None:
+        assert isinstance(value, int)
+        if self.minimum is not None and value < self.minimum:
+            raise ValidationError(f"{name} must be at least {self.minimum}", field=name)
+        if self.maximum is not None and value > self.maximum:
+            raise ValidationError(f"{name} must be at most {self.maximum}", field=name)
+
+    def _parse_list(self, name: str, value: list[object]) -> list[object]:
+        if self.min_items is not None and len(value) < self.min_items:
+            raise ValidationError(f"{name} needs at least {self.min_items} item(s)", field=name)
+        if self.max_items is not None and len(value) > self.max_items:
+            raise ValidationError(f"{name} takes at most {self.max_items} items", field=name)
+        if self.items is None:
+            return value
+        return [self.items.parse(f"{name}[{i}]", item) for i, item in enumerate(value)]
 
     def _check_string(self, name: str, value: str) -> None:
         if self.max_length is not None and len(value) > self.max_length:

@@ -99,40 +99,61 @@ def _table(name: str) -> str:
 
 def grants_of(call: Call, world: World) -> set[Grant]:
     """The IAM actions one recorded call needs, on the permissions.json resource names."""
+    grants = {
+        "s3": _s3_grants,
+        "dynamodb": _dynamodb_grants,
+        "events": _events_grants,
+        "sqs": _sqs_grants,
+    }.get(call.service, lambda _call, _world: None)(call, world)
+    if grants is None:
+        raise AssertionError(f"no IAM mapping for {call.service} {call.operation}: add it")
+    return grants
+
+
+def _s3_grants(call: Call, _world: World) -> set[Grant]:
+    table = PRESIGNED_ACTIONS if call.presigned else S3_ACTIONS
+    if call.operation not in table:
+        raise AssertionError(f"no IAM mapping for S3 {call.operation}: add it to the table")
+    if not call.presigned:
+        assert call.params["Bucket"] == NAMES["S3_BUCKET"], call
+    return set(table[call.operation])
+
+
+def _dynamodb_grants(call: Call, _world: World) -> set[Grant] | None:
     params = call.params
-    if call.service == "s3":
-        table = PRESIGNED_ACTIONS if call.presigned else S3_ACTIONS
-        if call.operation not in table:
-            raise AssertionError(f"no IAM mapping for S3 {call.operation}: add it to the table")
-        if not call.presigned:
-            assert params["Bucket"] == NAMES["S3_BUCKET"], call
-        return set(table[call.operation])
-    if call.service == "dynamodb":
-        if call.operation == "TransactWriteItems":
-            grants = set()
-            for item in params["TransactItems"]:
-                ((kind, body),) = item.items()
-                grants.add((TRANSACTION_ACTIONS[kind], _table(body["TableName"])))
-            return grants
-        if call.operation == "Query":
-            resource = _table(params["TableName"])
-            if "IndexName" in params:
-                resource = f"{resource}/index/{params['IndexName']}"
-            return {("dynamodb:Query", resource)}
-        if call.operation in DYNAMODB_ITEM_ACTIONS:
-            return {(DYNAMODB_ITEM_ACTIONS[call.operation], _table(params["TableName"]))}
-    if call.service == "events" and call.operation == "PutEvents":
-        buses = {entry.get("EventBusName", "default") for entry in params["Entries"]}
-        assert buses == {NAMES["EVENT_BUS_NAME"]}, buses
-        return {("events:PutEvents", "event_bus")}
-    if call.service == "sqs" and call.operation in SQS_ACTIONS:
-        queue = {
-            world.queues["ingest"]: "ingest_queue",
-            world.queues["ingest-dlq"]: "ingest_dlq",
-            world.queues["parking"]: "parking_queue",
-        }[params["QueueUrl"]]
-        return {(SQS_ACTIONS[call.operation], queue)}
-    raise AssertionError(f"no IAM mapping for {call.service} {call.operation}: add it")
+    if call.operation == "TransactWriteItems":
+        grants = set()
+        for item in params["TransactItems"]:
+            ((kind, body),) = item.items()
+            grants.add((TRANSACTION_ACTIONS[kind], _table(body["TableName"])))
+        return grants
+    if call.operation == "Query":
+        resource = _table(params["TableName"])
+        if "IndexName" in params:
+            resource = f"{resource}/index/{params['IndexName']}"
+        return {("dynamodb:Query", resource)}
+    if call.operation in DYNAMODB_ITEM_ACTIONS:
+        return {(DYNAMODB_ITEM_ACTIONS[call.operation], _table(params["TableName"]))}
+    return None
+
+
+def _events_grants(call: Call, _world: World) -> set[Grant] | None:
+    if call.operation != "PutEvents":
+        return None
+    buses = {entry.get("EventBusName", "default") for entry in call.params["Entries"]}
+    assert buses == {NAMES["EVENT_BUS_NAME"]}, buses
+    return {("events:PutEvents", "event_bus")}
+
+
+def _sqs_grants(call: Call, world: World) -> set[Grant] | None:
+    if call.operation not in SQS_ACTIONS:
+        return None
+    queue = {
+        world.queues["ingest"]: "ingest_queue",
+        world.queues["ingest-dlq"]: "ingest_dlq",
+        world.queues["parking"]: "parking_queue",
+    }[call.params["QueueUrl"]]
+    return {(SQS_ACTIONS[call.operation], queue)}
 
 
 def granted(function: str) -> set[Grant]:
