@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -12,6 +14,24 @@ settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fault-injection run takes minutes: run it after everything else."""
+    items.sort(key=lambda item: item.path.parent.name == "chaos")  # stable: order kept
+
+
+@pytest.fixture
+def progress(pytestconfig: pytest.Config) -> Callable[[str], None]:
+    """Print a line on the terminal while a long test runs (whatever the capture mode)."""
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    started = time.monotonic()
+
+    def say(message: str) -> None:
+        if reporter is not None:
+            reporter.write_line(f"  [{time.monotonic() - started:6.1f} s] {message}")
+
+    return say
 
 
 @pytest.fixture(autouse=True)

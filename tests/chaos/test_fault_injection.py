@@ -18,7 +18,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,7 +205,9 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def test_documents_survive_injected_faults(harness: Harness) -> None:
+def test_documents_survive_injected_faults(
+    harness: Harness, progress: Callable[[str], None]
+) -> None:
     rng = random.Random(SEED)
     docs: list[Doc] = []
 
@@ -291,15 +293,19 @@ def test_documents_survive_injected_faults(harness: Harness) -> None:
             assert status in (204, 404), body  # 404: an earlier attempt deleted it
             doc.gone = True
 
+    progress(f"chaos: uploading {DOCUMENTS} documents at fault rate {FAULT_RATE}")
     for index in range(DOCUMENTS):
         upload(index)
         if index % 20 == 0:
             harness.background()
+        if index and index % 50 == 0:
+            progress(f"chaos: {index}/{DOCUMENTS} uploaded")
     for doc in docs:
         if doc.pending is not None and rng.random() < 0.9:
             client_uploads(doc)
     harness.background(rounds=3)
-    for _ in range(4):
+    for round_number in range(4):
+        progress(f"chaos: round {round_number + 1}/4 of random operations")
         for doc in docs:
             if not doc.gone and doc.pending is None:
                 act(doc)
@@ -325,7 +331,9 @@ def test_documents_survive_injected_faults(harness: Harness) -> None:
             QueueUrl=harness.resources.ingest_queue_url,
             MessageBody=message if isinstance(message, str) else json.dumps(message),
         )
+    progress("chaos: settling (queues drained, DLQ re-driven, reconcile)")
     harness.settle(docs)
+    progress("chaos: comparing every document with the model")
 
     # ---- compare with the model ---------------------------------------------------------------
     for doc in docs:

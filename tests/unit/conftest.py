@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 
 import pytest
 
@@ -21,6 +22,23 @@ from kumocms.usecases.common import DocumentView
 from kumocms.usecases.documents import upload_document
 from kumocms.usecases.ingest import Outcome, StorageEvent, handle_storage_event
 from kumocms.users import Principal, Role
+
+
+class NetworkBlockedError(RuntimeError):
+    """A unit test tried to open a network connection."""
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests run on the fakes: any socket connection or lookup is a bug in the test."""
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise NetworkBlockedError("unit tests may not use the network")
+
+    for name in ("connect", "connect_ex", "sendto"):
+        monkeypatch.setattr(socket.socket, name, refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
 
 
 class World:

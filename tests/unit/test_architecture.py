@@ -97,3 +97,17 @@ def test_modules_open_with_a_docstring_naming_their_layer() -> None:
             assert first.startswith(layer) or path.name == "__init__.py", (
                 f"{path.relative_to(ROOT)}: {first!r}"
             )
+
+
+def test_unit_tests_cannot_reach_the_network() -> None:
+    import socket
+    import urllib.request
+
+    from tests.unit.conftest import NetworkBlockedError
+
+    with pytest.raises(NetworkBlockedError):
+        socket.create_connection(("127.0.0.1", 9))
+    with socket.socket() as raw, pytest.raises(NetworkBlockedError):
+        raw.connect(("127.0.0.1", 9))
+    with pytest.raises(NetworkBlockedError):
+        urllib.request.urlopen("http://example.com", timeout=1)
