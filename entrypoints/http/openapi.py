@@ -230,6 +230,16 @@ def _operation(route: Route) -> dict[str, Any]:
                 "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
             }
         )
+    if route.revalidated:
+        parameters.append(
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "description": "304 Not Modified when it names the current ETag (or is `*`).",
+                "schema": {"type": "string"},
+            }
+        )
     if route.idempotent_post:
         parameters.append(
             {
@@ -344,6 +354,11 @@ def _responses(route: Route) -> dict[str, Any]:
         links = _LINKS.get(route.operation_id)
         if links:
             responses[str(route.success)]["links"] = links
+    if route.revalidated:
+        responses["304"] = {
+            "description": "Not modified: `If-None-Match` names the current version",
+            "headers": {"ETag": _HEADERS["ETag"]},
+        }
     if route.operation_id == "healthcheck":
         responses["503"] = _problem("A dependency is down (`?deep=true`)")
     responses["default"] = _problem("A problem document (see `code`)")

@@ -267,8 +267,20 @@ def list_documents(call: Call) -> HttpResponse:
 
 
 def get_document(call: Call) -> HttpResponse:
-    """GET /documents/{id}."""
-    return _document(200, documents.get_document(call.ports, call.actor, call.document_id()))
+    """GET /documents/{id}; 304 when `If-None-Match` names the current version."""
+    view = documents.get_document(call.ports, call.actor, call.document_id())
+    current = etag(view.document)
+    if none_match(call.request.headers.get("if-none-match"), current):
+        return HttpResponse(304, headers={"ETag": current})
+    return _document(200, view)
+
+
+def none_match(header: str | None, current: str) -> bool:
+    """Whether `If-None-Match` matches `current` (RFC 9110 §13.1.2: weak comparison, `*`)."""
+    if header is None:
+        return False
+    tags = [tag.strip() for tag in header.split(",")]
+    return "*" in tags or current in (tag.removeprefix("W/") for tag in tags)
 
 
 def get_content(call: Call) -> HttpResponse:

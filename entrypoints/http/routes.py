@@ -50,6 +50,8 @@ class Route:
     success: int = 200
     conditional: bool = False
     """Takes `If-Match`."""
+    revalidated: bool = False
+    """Answers `If-None-Match` with the current ETag by 304 Not Modified."""
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -220,6 +222,7 @@ ROUTES: tuple[Route, ...] = (
         operation_id="getDocument",
         summary="A document and its download link",
         permission=R,
+        revalidated=True,
     ),
     Route(
         method="GET",

@@ -92,12 +92,13 @@ class _FrontHandler(BaseHTTPRequestHandler):
         for name, value in response.headers.items():
             if name.lower() not in ("content-length", "connection"):
                 self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
+        if response.status not in (204, 304):  # RFC 9110 §8.6: neither carries a length
+            self.send_header("Content-Length", str(len(response.body)))
         if close:
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command != "HEAD" and response.status not in (204, 304):
             self.wfile.write(response.body)
 
     def __getattr__(self, name: str) -> Any:

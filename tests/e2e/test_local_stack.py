@@ -138,6 +138,10 @@ def test_conditional_requests_and_idempotent_post(api: Api) -> None:
     ok = api("PATCH", f"/documents/{doc_id}", {"a": 1}, If_Match='"1"')
     assert ok.status == 200
     assert ok.headers["ETag"] == '"2"'
+    cached = api("GET", f"/documents/{doc_id}", If_None_Match='"2"')
+    assert (cached.status, cached.body, cached.headers["ETag"]) == (304, b"", '"2"')
+    assert "Content-Length" not in cached.headers
+    assert api("GET", f"/documents/{doc_id}", If_None_Match='"1"').status == 200
     body = {"file_name": "once.txt", "content": "b25jZQ=="}
     first = api("POST", "/documents", body, Idempotency_Key="e2e-once")
     second = api("POST", "/documents", body, Idempotency_Key="e2e-once")

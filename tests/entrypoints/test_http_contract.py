@@ -239,6 +239,27 @@ def test_get_document_and_content(api: Api) -> None:
     assert set(link.json) == {"url", "expires_at"}
 
 
+@pytest.mark.parametrize("header", ['"1"', 'W/"1"', '"7", "1"', "*", ' W/"9" ,W/"1"'], ids=repr)
+def test_if_none_match_with_the_current_etag_is_304(api: Api, header: str) -> None:
+    doc_id = api.upload(b"cached")["document_id"]
+    reply = api("GET", f"/documents/{doc_id}", key="reader", headers={"If-None-Match": header})
+    assert reply.status == 304
+    assert reply.headers["ETag"] == '"1"'
+    assert reply.body == b""
+
+
+def test_if_none_match_with_another_etag_is_the_document(api: Api) -> None:
+    doc_id = api.upload(b"cached")["document_id"]
+    api("PATCH", f"/documents/{doc_id}", json_body={"x": 1})  # now version 2
+    for header in ('"1"', 'W/"1"', "garbage", ""):
+        reply = api("GET", f"/documents/{doc_id}", key="reader", headers={"If-None-Match": header})
+        assert reply.status == 200, header
+        assert reply.headers["ETag"] == '"2"'
+        assert set(reply.json) == DOC_FIELDS
+    missing = api("GET", f"/documents/{MISSING}", key="reader", headers={"If-None-Match": "*"})
+    _problem(missing, 404, "not_found")
+
+
 def test_unknown_document_is_404(api: Api) -> None:
     for path in (f"/documents/{MISSING}", f"/documents/{MISSING}/content"):
         _problem(api("GET", path, key="reader"), 404, "not_found")
