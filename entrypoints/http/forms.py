@@ -128,7 +128,7 @@ def _delimiter_line(body: bytes, at: int, dash_boundary: bytes) -> tuple[int, bo
 
 
 def _parse_part(chunk: bytes) -> FormPart:
-    if chunk.startswith(b"\r\n"):
+    if not chunk or chunk.startswith(b"\r\n"):
         raise _invalid("a multipart part has no headers")
     head, separator, data = chunk.partition(b"\r\n\r\n")
     if not separator:  # RFC 2046's body-part may end after its headers, with no content
