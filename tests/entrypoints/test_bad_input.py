@@ -249,6 +249,58 @@ CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
         400,
         "validation_failed",
     ),
+    (
+        "POST",
+        "/documents",
+        {
+            "body": b'--b\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\nx--b--',
+            "headers": {"Content-Type": "multipart/form-data; boundary=b"},
+        },
+        400,
+        "validation_failed",
+    ),
+    (
+        "POST",
+        "/documents",
+        {
+            "body": b'--b\r\nContent-Disposition form-data; name="file"\r\n\r\nx\r\n--b--\r\n',
+            "headers": {"Content-Type": "multipart/form-data; boundary=b"},
+        },
+        400,
+        "validation_failed",
+    ),
+    (
+        "POST",
+        "/documents",
+        {
+            "body": b'--b\r\nContent-Disposition: form-data; name="file"; filename="\xff"\r\n'
+            b"\r\nx\r\n--b--\r\n",
+            "headers": {"Content-Type": "multipart/form-data; boundary=b"},
+        },
+        400,
+        "validation_failed",
+    ),
+    (
+        "POST",
+        "/documents",
+        {
+            "body": b'--b\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n'
+            b"Content-Transfer-Encoding: base64\r\n\r\neA==\r\n--b--\r\n",
+            "headers": {"Content-Type": "multipart/form-data; boundary=b"},
+        },
+        400,
+        "validation_failed",
+    ),
+    (
+        "POST",
+        "/documents",
+        {
+            "body": b"--b--\r\n",
+            "headers": {"Content-Type": "multipart/form-data; boundary=" + "b" * 71},
+        },
+        400,
+        "validation_failed",
+    ),
     # ---- ids and queries
     ("GET", "/documents/not-a-ulid", {"key": "reader"}, 400, "validation_failed"),
     ("GET", "/documents/8ZZZZZZZZZZZZZZZZZZZZZZZZZ", {"key": "reader"}, 400, "validation_failed"),

@@ -9,6 +9,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from urllib3.filepost import encode_multipart_formdata
 
 from entrypoints.http.representations import DOCUMENT_FIELDS
 from kumocms.ids import DocumentId
@@ -113,6 +114,43 @@ def test_direct_multipart_form_upload(api: Api) -> None:
     assert doc["content_type"] == "application/pdf"
     assert doc["size"] == len(b"%PDF-1.7\x00\xff\r\nbinary")
     assert doc["metadata"] == {"a": [1, 2]}
+
+
+def test_a_multipart_file_holding_its_own_boundary_text_uploads_intact(api: Api) -> None:
+    boundary = "kumo-boundary-1234"
+    content = (
+        b"%PDF-1.7 --kumo-boundary-1234 then --kumo-boundary-1234--\r\n"
+        b"x--kumo-boundary-1234\r\n\r--kumo-boundary-1234\n--kumo-boundary-12345\r\n\x00\xff"
+    )
+    body, content_type = encode_multipart_formdata(
+        [
+            ("metadata", '{"note": "--kumo-boundary-1234"}'),
+            ("file", ("boundary.pdf", content, "application/pdf")),
+        ],
+        boundary=boundary,
+    )
+    reply = api("POST", "/documents", body=body, headers={"Content-Type": content_type})
+    assert reply.status == 201, reply.body
+    doc = reply.json
+    assert doc["file_name"] == "boundary.pdf"
+    assert doc["size"] == len(content)
+    assert doc["sha256"] == hashlib.sha256(content).hexdigest()
+    assert doc["metadata"] == {"note": "--kumo-boundary-1234"}
+    assert api.blobs.client_get(doc["download"]["url"]) == content
+
+
+def test_a_multipart_replace_reads_the_same_way(api: Api) -> None:
+    doc = api.upload()
+    content = b"x--b\r\nx--b--\r--b\nb--b --b"  # "--b" never right after a CRLF
+    body, content_type = encode_multipart_formdata(
+        [("file", ("again.txt", content, "text/plain"))], boundary="b"
+    )
+    reply = api(
+        "PUT", f"/documents/{doc['document_id']}", body=body, headers={"Content-Type": content_type}
+    )
+    assert reply.status == 200, reply.body
+    assert reply.json["sha256"] == hashlib.sha256(content).hexdigest()
+    assert api.blobs.client_get(reply.json["download"]["url"]) == content
 
 
 def test_presigned_put_upload_then_confirmation(api: Api) -> None:
