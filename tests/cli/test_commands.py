@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from entrypoints.cli.client import ApiClient, ApiError, follow_upload
+from entrypoints.cli.api import ApiClient, ApiError
+from entrypoints.cli.presigned import follow_upload
 from entrypoints.local.stack import LocalStack
 from tests.cli.conftest import ADMIN_KEY, Cli, MiB
 

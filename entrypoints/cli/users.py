@@ -1,0 +1,96 @@
+"""Entrypoints layer: `kumocms users` — users and their API keys (needs an admin key)."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from typing import Any
+
+from entrypoints.cli.api import user_path
+from entrypoints.cli.options import Commands, api_client, command
+from entrypoints.cli.output import note, out, out_json, table
+
+ROLES = ("reader", "editor", "admin")
+
+
+def add_parser(commands: Commands, api: argparse.ArgumentParser) -> None:
+    """Register `users` and its commands."""
+    users = commands.add_parser(
+        "users",
+        help="manage users and API keys (admin)",
+        description="Manage users and their API keys; needs an admin key.",
+    )
+    actions = users.add_subparsers(title="user commands", metavar="COMMAND", required=True)
+    create = actions.add_parser(
+        "create",
+        parents=[api],
+        help="create a user and their API key",
+        description="Create a user; prints them with their API key, which is shown only once.",
+    )
+    create.add_argument("name", metavar="NAME", help="the user's name")
+    create.add_argument("--role", choices=ROLES, required=True, help="what they may do")
+    create.set_defaults(run=command(_run_users_create))
+    listing = actions.add_parser(
+        "list", parents=[api], help="list users", description="List every user."
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(run=command(_run_users_list))
+    for name, disabled, text in (
+        ("disable", True, "disable a user (their key stops working)"),
+        ("enable", False, "enable a disabled user"),
+    ):
+        change = actions.add_parser(name, parents=[api], help=text, description=text + ".")
+        change.add_argument("id", metavar="ID", help="the user id")
+        change.set_defaults(run=command(functools.partial(_run_users_change, disabled=disabled)))
+    rotate = actions.add_parser(
+        "rotate-key",
+        parents=[api],
+        help="issue a user a new API key",
+        description="Issue a new API key (shown only once); the old one stops working.",
+    )
+    rotate.add_argument("id", metavar="ID", help="the user id")
+    rotate.set_defaults(run=command(_run_users_rotate))
+
+
+def _run_users_create(args: argparse.Namespace) -> int:
+    user = api_client(args).call("POST", "/users", {"name": args.name, "role": args.role})
+    out_json(user)
+    note("the API key is shown only this once")
+    return 0
+
+
+def _run_users_list(args: argparse.Namespace) -> int:
+    api = api_client(args)
+    users: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = api.call("GET", "/users", query={"limit": 100, "cursor": cursor})
+        users += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    if args.json:
+        out_json({"items": users, "next_cursor": None})
+        return 0
+    rows = [
+        [
+            str(user["user_id"]),
+            str(user["role"]),
+            "yes" if user.get("disabled") else "no",
+            str(user.get("name") or ""),
+        ]
+        for user in users
+    ]
+    out(table(rows, ["USER ID", "ROLE", "DISABLED", "NAME"]))
+    return 0
+
+
+def _run_users_change(args: argparse.Namespace, *, disabled: bool) -> int:
+    out_json(api_client(args).call("PATCH", user_path(args.id), {"disabled": disabled}))
+    return 0
+
+
+def _run_users_rotate(args: argparse.Namespace) -> int:
+    out_json(api_client(args).call("POST", user_path(args.id, "keys"), {}))
+    note("the new API key is shown only this once; the old one stops working")
+    return 0
