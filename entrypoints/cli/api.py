@@ -1,25 +1,32 @@
 """Entrypoints layer: the CLI's client of the KumoCMS API — JSON in and out, problems as errors.
 
-Problem documents (RFC 9457) become one-line CliErrors naming the problem's `code`.
+Problem documents (RFC 9457) become one-line CliErrors naming the problem's `code`. Requests
+go through one urllib3 pool (kept-alive connections, verified TLS); urllib3's Retry tries a
+request again only when the API cannot have acted on it, honouring `Retry-After`.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+import urllib3
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, SSLError
+from urllib3.util import Retry, Timeout
+
 from entrypoints.cli.errors import CliError
 from entrypoints.cli.transport import (
+    CONNECT_TIMEOUT,
     USER_AGENT,
+    TransferError,
     one_line,
-    open_request,
-    read_all,
-    response_headers,
+    origin_of,
+    reason,
     status_phrase,
+    tls_context,
 )
 
 API_TIMEOUT = 60.0
@@ -27,6 +34,7 @@ API_TIMEOUT = 60.0
 MAX_ATTEMPTS = 3
 """Tries of a throttled API call."""
 MAX_RETRY_WAIT = 20.0
+"""The longest pause between tries, whatever `Retry-After` asks for."""
 
 
 class ApiError(CliError):
@@ -89,7 +97,11 @@ class ApiClient:
             raise CliError("the API key must be printable ASCII")
         self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self._api_key = api_key.strip()
-        self._timeout = timeout
+        self._pool = urllib3.PoolManager(
+            maxsize=4,
+            timeout=Timeout(connect=min(timeout, CONNECT_TIMEOUT), read=timeout),
+            ssl_context=tls_context(),
+        )
 
     def request(
         self,
@@ -104,8 +116,8 @@ class ApiClient:
     ) -> Reply:
         """Send one request; a problem whose code is not in `allow` raises.
 
-        429 answers (the request was not processed) are retried, honouring `Retry-After`, as
-        are 503 answers to GET.
+        429 answers (the request was not processed) are retried, as are 503 answers to GET,
+        honouring `Retry-After` (see `retries`).
 
         Raises:
             ApiError: the API answered with an error (its problem's status, code and detail).
@@ -128,16 +140,30 @@ class ApiClient:
             sent_headers["Content-Type"] = media_type
         elif method in ("POST", "PUT", "PATCH"):
             data = b""
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            reply = fetch(method, url, headers=sent_headers, body=data, timeout=self._timeout)
-            retryable = reply.status == 429 or (reply.status == 503 and method == "GET")
-            if not retryable or attempt == MAX_ATTEMPTS:
-                break
-            time.sleep(min(MAX_RETRY_WAIT, reply.retry_after or 2 ** (attempt - 1)))
+        reply = self._send(method, url, headers=sent_headers, body=data)
         problem = _problem(reply)
         if problem is not None and problem.code not in allow:
             raise problem
         return reply
+
+    def _send(
+        self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None
+    ) -> Reply:
+        try:
+            response = self._pool.request(
+                method,
+                url,
+                body=body,
+                headers=dict(headers),
+                retries=retries(method),
+                redirect=False,
+            )
+        except ValueError as error:  # a header value with a line break or beyond Latin-1
+            raise CliError(f"cannot send this request: {reason(error)}") from None
+        except urllib3.exceptions.HTTPError as error:
+            raise _failure(method, url, error) from None
+        names = {name.lower(): value for name, value in response.headers.items()}
+        return Reply(response.status, names, response.data)
 
     def call(
         self,
@@ -205,21 +231,61 @@ def _query_value(value: object) -> str:
     return str(value)
 
 
-def fetch(
-    method: str,
-    url: str,
-    *,
-    headers: Mapping[str, str],
-    body: bytes | None = None,
-    timeout: float = API_TIMEOUT,
-) -> Reply:
-    """One request whose response is small enough to read whole.
+class _ApiRetry(Retry):
+    """urllib3's Retry with our bounds: only the listed statuses, and a capped `Retry-After`."""
 
-    Raises:
-        CliError: the server cannot be reached, or the connection broke.
+    # A Retry-After alone makes no status retryable (it would retry a POST's 503).
+    RETRY_AFTER_STATUS_CODES = frozenset()
+
+    def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
+        """The server's `Retry-After` in seconds, at most MAX_RETRY_WAIT."""
+        wait = super().get_retry_after(response)
+        return None if wait is None else min(wait, MAX_RETRY_WAIT)
+
+
+def retries(method: str) -> Retry:
+    """When a request is tried again: only when the API cannot have acted on it.
+
+    A 429 (throttled before it was processed) is retried whatever the method; a 503 only for
+    GET, since a write may have happened behind it. The pause is the answer's `Retry-After`
+    (capped at MAX_RETRY_WAIT), else an exponential backoff. Connection failures are not
+    retried: a request that broke on the wire may have been processed.
     """
-    with open_request(method, url, headers=headers, body=body, timeout=timeout) as response:
-        return Reply(response.status, response_headers(response), read_all(response, url))
+    return _ApiRetry(
+        total=MAX_ATTEMPTS - 1,
+        connect=0,
+        read=0,
+        other=0,
+        redirect=False,
+        status_forcelist=(429, 503) if method == "GET" else (429,),
+        allowed_methods=None,
+        backoff_factor=1.0,
+        backoff_max=MAX_RETRY_WAIT,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+def _failure(method: str, url: str, error: urllib3.exceptions.HTTPError) -> CliError:
+    """A one-line error naming the API's origin (urllib3's own texts name pools and retries)."""
+    cause: BaseException = error
+    if isinstance(error, MaxRetryError) and error.reason is not None:
+        cause = error.reason
+    if isinstance(cause, (ConnectTimeoutError, SSLError)):  # also NewConnectionError
+        return TransferError(f"cannot reach {origin_of(url)}: {reason(_innermost(cause))}")
+    return TransferError(f"{method} to {origin_of(url)} failed: {reason(_innermost(cause))}")
+
+
+def _innermost(error: BaseException) -> BaseException:
+    """The socket or protocol error that urllib3 wrapped (as a cause, or as an argument)."""
+    for _ in range(8):
+        inner = error.__cause__ or next(
+            (arg for arg in error.args if isinstance(arg, BaseException)), None
+        )
+        if inner is None:
+            break
+        error = inner
+    return error
 
 
 def _seconds(value: str | None) -> int | None:
