@@ -1,13 +1,14 @@
 """Entrypoints layer: `kumocms admin bootstrap` — the first admin, written with AWS credentials.
 
 It writes straight into a deployed users table with the caller's AWS credentials, so it needs
-no API key; every other command talks to the API.
+no API key; every other command talks to the API. Its ports come from the one composition root
+(`entrypoints.bootstrap.build_runtime`), like a Lambda function's.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import sys
 
 from entrypoints.cli.errors import CliError
 from entrypoints.cli.options import Commands
@@ -57,20 +58,19 @@ def add_parser(commands: Commands) -> None:
 
 def _run_bootstrap(args: argparse.Namespace) -> int:
     # boto3 and the adapters load only for this command: the API commands never need them.
+    import attrs  # noqa: PLC0415
     import boto3  # noqa: PLC0415
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
-    from adapters.aws import client_config  # noqa: PLC0415
-    from adapters.dynamodb import DynamoUserRepository  # noqa: PLC0415
-    from adapters.eventbridge import EventBridgeEventBus  # noqa: PLC0415
     from adapters.memory import RecordingEventBus  # noqa: PLC0415
-    from adapters.system import RandomIds, SystemClock  # noqa: PLC0415
-    from entrypoints.bootstrap import Unwired  # noqa: PLC0415
+    from entrypoints.bootstrap import Needs, build_runtime  # noqa: PLC0415
     from entrypoints.http.representations import user_json  # noqa: PLC0415
+    from entrypoints.observability import configure_logging  # noqa: PLC0415
+    from entrypoints.settings import EnvSettings  # noqa: PLC0415
     from kumocms.errors import KumoError  # noqa: PLC0415
-    from kumocms.ports import Ports  # noqa: PLC0415
     from kumocms.usecases.users import bootstrap_admin  # noqa: PLC0415
 
+    configure_logging("WARNING", stream=sys.stderr)  # stdout is the user's JSON alone
     try:
         session = boto3.Session(region_name=args.region)
         if session.get_credentials() is None:
@@ -78,24 +78,20 @@ def _run_bootstrap(args: argparse.Namespace) -> int:
                 "no AWS credentials found (environment, ~/.aws or an instance role); "
                 "admin bootstrap writes to DynamoDB directly"
             )
-        config = client_config()
-        dynamodb = session.client("dynamodb", endpoint_url=args.endpoint_url, config=config)
-        users = DynamoUserRepository(dynamodb, args.users_table)
-        events: Any = RecordingEventBus()
-        if args.event_bus:
-            bus = session.client("events", endpoint_url=args.endpoint_url, config=config)
-            events = EventBridgeEventBus(bus, args.event_bus)
-        ports = Ports(
-            blobs=Unwired("blob store"),
-            documents=Unwired("document repository"),
-            users=users,
-            events=events,
-            clock=SystemClock(),
-            ids=RandomIds(),
-            idempotency=Unwired("idempotency store"),
+        if session.region_name is None:
+            raise CliError("admin bootstrap failed: no AWS region; pass --region or set AWS_REGION")
+        settings = EnvSettings(
+            region=session.region_name,
+            users_table=args.users_table,
+            event_bus=args.event_bus,
+            endpoint_url=args.endpoint_url,
         )
+        runtime = build_runtime(settings, Needs(users=True, events=bool(args.event_bus)), session)
+        ports = runtime.ports
+        if not args.event_bus:  # not published: the events stay in memory, as --help says
+            ports = attrs.evolve(ports, events=RecordingEventBus())
         if not args.force:
-            admins = users.count_enabled_admins()
+            admins = ports.users.count_enabled_admins()
             if admins:
                 raise CliError(
                     f"{args.users_table} already has {admins} enabled admin(s); create users "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -378,3 +379,50 @@ def test_admin_bootstrap_writes_to_the_users_table(
     }
     anonymous = cli(*base, *table, env=no_credentials)
     assert anonymous.error.startswith("no AWS credentials found")
+
+
+def test_admin_bootstrap_publishes_user_created_on_the_named_bus(
+    cli: Cli, stack: LocalStack, moto_endpoint: str
+) -> None:
+    assert stack.resources is not None
+    aws = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    options: dict[str, Any] = {
+        "region_name": "eu-west-1",
+        "endpoint_url": moto_endpoint,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    sqs, events = boto3.client("sqs", **options), boto3.client("events", **options)
+    queue = sqs.create_queue(QueueName="cli-bootstrap-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+    bus = stack.resources.event_bus
+    events.put_rule(
+        Name="cli-bootstrap-users", EventBusName=bus, EventPattern='{"source": ["kumocms"]}'
+    )
+    events.put_targets(
+        Rule="cli-bootstrap-users",
+        EventBusName=bus,
+        Targets=[{"Id": "queue", "Arn": arn["QueueArn"]}],
+    )
+    created = cli(
+        "admin",
+        "bootstrap",
+        "--region",
+        "eu-west-1",
+        "--endpoint-url",
+        moto_endpoint,
+        "--users-table",
+        stack.resources.users_table,
+        "--event-bus",
+        bus,
+        "--force",
+        "--name",
+        "ops-events",
+        env=aws,
+    )
+    assert created.code == 0, created.err
+    received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+    published = [json.loads(message["Body"]) for message in received.get("Messages", [])]
+    assert [(event["detail-type"], event["detail"]["user_id"]) for event in published] == [
+        ("UserCreated", created.json["user_id"])
+    ]
