@@ -1,4 +1,7 @@
-"""Entrypoints layer: `kumocms users` — users and their API keys (needs an admin key)."""
+"""Entrypoints layer: `kumocms users` — create, show, change and delete users; rotate keys.
+
+Every command needs an admin key.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,13 @@ import functools
 from typing import Any
 
 from entrypoints.cli.api import user_path
+from entrypoints.cli.errors import CliError
 from entrypoints.cli.options import Commands, api_client, command
 from entrypoints.cli.output import note, out, out_json, table
 
 ROLES = ("reader", "editor", "admin")
+_DISABLE = "disable a user (their key stops working)"
+_ENABLE = "enable a disabled user"
 
 
 def add_parser(commands: Commands, api: argparse.ArgumentParser) -> None:
@@ -35,13 +41,16 @@ def add_parser(commands: Commands, api: argparse.ArgumentParser) -> None:
     )
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.set_defaults(run=command(_run_users_list))
-    for name, disabled, text in (
-        ("disable", True, "disable a user (their key stops working)"),
-        ("enable", False, "enable a disabled user"),
+    for name, run, text in (
+        ("get", _run_users_get, "show a user (never their key)"),
+        ("delete", _run_users_delete, "delete a user (their key stops working)"),
+        ("disable", functools.partial(_run_users_change, disabled=True), _DISABLE),
+        ("enable", functools.partial(_run_users_change, disabled=False), _ENABLE),
     ):
-        change = actions.add_parser(name, parents=[api], help=text, description=text + ".")
-        change.add_argument("id", metavar="ID", help="the user id")
-        change.set_defaults(run=command(functools.partial(_run_users_change, disabled=disabled)))
+        one = actions.add_parser(name, parents=[api], help=text, description=text + ".")
+        one.add_argument("id", metavar="ID", help="the user id")
+        one.set_defaults(run=command(run))
+    _add_update(actions, api)
     rotate = actions.add_parser(
         "rotate-key",
         parents=[api],
@@ -85,8 +94,51 @@ def _run_users_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_update(actions: Commands, api: argparse.ArgumentParser) -> None:
+    update = actions.add_parser(
+        "update",
+        parents=[api],
+        help="change a user's role, or disable or enable them",
+        description=(
+            "Change a user's role and/or disable or enable them; prints the user. The last "
+            "enabled admin cannot be demoted or disabled."
+        ),
+    )
+    update.add_argument("id", metavar="ID", help="the user id")
+    update.add_argument("--role", choices=ROLES, help="what they may do from now on")
+    state = update.add_mutually_exclusive_group()
+    state.add_argument(
+        "--disable", dest="disabled", action="store_const", const=True, help=_DISABLE
+    )
+    state.add_argument("--enable", dest="disabled", action="store_const", const=False, help=_ENABLE)
+    update.set_defaults(run=command(_run_users_update))
+
+
+def _run_users_get(args: argparse.Namespace) -> int:
+    out_json(api_client(args).call("GET", user_path(args.id)))
+    return 0
+
+
+def _run_users_delete(args: argparse.Namespace) -> int:
+    api_client(args).call("DELETE", user_path(args.id))
+    out(f"deleted user {args.id}")
+    return 0
+
+
 def _run_users_change(args: argparse.Namespace, *, disabled: bool) -> int:
     out_json(api_client(args).call("PATCH", user_path(args.id), {"disabled": disabled}))
+    return 0
+
+
+def _run_users_update(args: argparse.Namespace) -> int:
+    change = {
+        name: value
+        for name, value in (("role", args.role), ("disabled", args.disabled))
+        if value is not None
+    }
+    if not change:
+        raise CliError("nothing to change: pass --role, --disable or --enable", exit_code=2)
+    out_json(api_client(args).call("PATCH", user_path(args.id), change))
     return 0
 
 

@@ -313,6 +313,69 @@ def test_users_create_list_rotate_and_disable(cli: Cli, stack: LocalStack) -> No
     assert _status(stack, new_key) == 401
 
 
+def test_users_get_update_and_delete(cli: Cli, stack: LocalStack) -> None:
+    ed = cli("users", "create", "ed", "--role", "reader").json
+    shown = cli("users", "get", ed["user_id"])
+    assert shown.code == 0, shown.err
+    fields = ("user_id", "name", "role", "disabled")
+    assert {key: shown.json[key] for key in fields} == {key: ed[key] for key in fields}
+    assert "api_key" not in shown.json
+
+    promoted = cli("users", "update", ed["user_id"], "--role", "editor")
+    assert (promoted.code, promoted.json["role"], promoted.json["disabled"]) == (
+        0,
+        "editor",
+        False,
+    )
+    disabled = cli("users", "update", ed["user_id"], "--disable", "--role", "admin")
+    assert (disabled.json["role"], disabled.json["disabled"]) == ("admin", True)
+    assert _status(stack, ed["api_key"]) == 401
+    enabled = cli("users", "update", ed["user_id"], "--enable", "--role", "reader")
+    assert (enabled.json["role"], enabled.json["disabled"]) == ("reader", False)
+    assert _status(stack, ed["api_key"]) == 200
+
+    nothing, both = cli.many(
+        ["users", "update", ed["user_id"]],
+        ["users", "update", ed["user_id"], "--disable", "--enable"],
+    )
+    assert (nothing.code, nothing.error) == (
+        2,
+        "nothing to change: pass --role, --disable or --enable",
+    )
+    assert both.code == 2
+    assert "not allowed with argument" in both.err
+
+    deleted = cli("users", "delete", ed["user_id"])
+    assert (deleted.code, deleted.out.strip()) == (0, f"deleted user {ed['user_id']}")
+    assert _status(stack, ed["api_key"]) == 401
+    gone, bad_id = cli.many(["users", "get", ed["user_id"]], ["users", "delete", "not-an-id"])
+    assert (gone.code, bad_id.code) == (1, 1)
+    assert gone.error.startswith("404 not_found: ")
+    assert bad_id.error.startswith("400 validation_failed: ")
+
+
+def test_the_last_enabled_admin_cannot_be_demoted_disabled_or_deleted(
+    cli: Cli, stack: LocalStack
+) -> None:
+    me = ApiClient(stack.base_url, ADMIN_KEY).call("GET", "/me")
+    others = [
+        user["user_id"]
+        for user in cli("users", "list", "--json").json["items"]
+        if user["role"] == "admin" and not user["disabled"] and user["user_id"] != me["user_id"]
+    ]
+    for user_id in others:  # admins that other tests bootstrapped
+        assert cli("users", "disable", user_id).code == 0
+    refusals = cli.many(
+        ["users", "update", me["user_id"], "--role", "editor"],
+        ["users", "update", me["user_id"], "--disable"],
+        ["users", "delete", me["user_id"]],
+    )
+    for refused in refusals:
+        assert refused.code == 1
+        assert refused.error.startswith("409 conflict: the last enabled admin cannot be ")
+    assert _status(stack, ADMIN_KEY) == 200
+
+
 # ---- failures -------------------------------------------------------------------------------
 
 
