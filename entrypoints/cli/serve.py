@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import TextIO
 
 from entrypoints.cli.errors import CliError
@@ -125,11 +127,25 @@ def run(args: argparse.Namespace, *, out: TextIO = sys.stdout) -> int:
 
 
 def _examples(url: str, key: str) -> str:
+    path_line, kumocms = _cli_in_a_new_terminal()
     return f"""
 # Try it (in another terminal):
-export KUMOCMS_API_URL={url} KUMOCMS_API_KEY={key}
+{path_line}export KUMOCMS_API_URL={url} KUMOCMS_API_KEY={key}
 curl -s $KUMOCMS_API_URL/healthcheck
 curl -s -H "Authorization: Bearer $KUMOCMS_API_KEY" $KUMOCMS_API_URL/documents
-kumocms upload README.md --metadata '{{"team": "docs"}}'
-kumocms list
+{kumocms} upload README.md --metadata '{{"team": "docs"}}'
+{kumocms} list
 # OpenAPI: {url}/docs   Stop: Ctrl-C"""
+
+
+def _cli_in_a_new_terminal() -> tuple[str, str]:
+    """The PATH line (ending in a newline, or empty) and the command that run this CLI.
+
+    A new terminal has not activated the virtual environment `serve` runs from (`nox -s serve`
+    installs into `.nox/serve`), so its `bin` goes on PATH; without a `kumocms` script beside
+    the interpreter, the interpreter runs the module.
+    """
+    bin_dir = Path(sys.executable).parent
+    if (bin_dir / "kumocms").is_file():
+        return f'export PATH={shlex.quote(str(bin_dir))}:"$PATH"\n', "kumocms"
+    return "", f"{shlex.quote(sys.executable)} -m entrypoints.cli.main"
