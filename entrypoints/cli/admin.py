@@ -11,18 +11,19 @@ import argparse
 import sys
 
 from entrypoints.cli.errors import CliError
-from entrypoints.cli.options import Commands
+from entrypoints.cli.options import Commands, add_group
 from entrypoints.cli.output import note, out_json
 
 
 def add_parser(commands: Commands) -> None:
     """Register `admin bootstrap`."""
-    admin = commands.add_parser(
+    actions = add_group(
+        commands,
         "admin",
-        help="operator tasks on a deployment's AWS resources",
+        summary="operator tasks on a deployment's AWS resources",
         description="Operator tasks that use AWS credentials instead of an API key.",
+        title="admin commands",
     )
-    actions = admin.add_subparsers(title="admin commands", metavar="COMMAND", required=True)
     bootstrap = actions.add_parser(
         "bootstrap",
         help="create the first admin in a deployed users table",

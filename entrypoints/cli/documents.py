@@ -9,7 +9,15 @@ from typing import Any
 
 from entrypoints.cli.api import ApiClient, document_path, if_match_header
 from entrypoints.cli.errors import CliError
-from entrypoints.cli.options import Commands, api_client, command, int_range, json_object, seconds
+from entrypoints.cli.options import (
+    Commands,
+    add_command,
+    add_if_match,
+    api_client,
+    int_range,
+    json_object,
+    seconds,
+)
 from entrypoints.cli.output import human, note, out, out_json, table
 
 STATES = ("pending", "active", "archived", "restoring", "restored", "rejected")
@@ -19,14 +27,15 @@ STORAGE_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 
 def add_get(commands: Commands, api: argparse.ArgumentParser) -> None:
     """Register `get`."""
-    parser = commands.add_parser(
+    add_command(
+        commands,
         "get",
+        _run_get,
         parents=[api],
-        help="show a document",
+        summary="show a document",
         description="Print a document as JSON, with a download link when it is readable.",
+        subject="document",
     )
-    parser.add_argument("id", metavar="ID", help="the document id")
-    parser.set_defaults(run=command(_run_get))
 
 
 def _run_get(args: argparse.Namespace) -> int:
@@ -36,10 +45,12 @@ def _run_get(args: argparse.Namespace) -> int:
 
 def add_list(commands: Commands, api: argparse.ArgumentParser) -> None:
     """Register `list`."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "list",
+        _run_list,
         parents=[api],
-        help="list documents, newest first",
+        summary="list documents, newest first",
         description="List documents newest first, as a table or (--json) as the API's page.",
     )
     parser.add_argument(
@@ -49,7 +60,6 @@ def add_list(commands: Commands, api: argparse.ArgumentParser) -> None:
     parser.add_argument("--cursor", help="continue from a previous page's next_cursor")
     parser.add_argument("--all", action="store_true", help="follow every page")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.set_defaults(run=command(_run_list))
 
 
 def _run_list(args: argparse.Namespace) -> int:
@@ -86,19 +96,20 @@ def _run_list(args: argparse.Namespace) -> int:
 
 def add_patch(commands: Commands, api: argparse.ArgumentParser) -> None:
     """Register `patch`."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "patch",
+        _run_patch,
         parents=[api],
-        help="merge-patch a document's metadata",
+        summary="merge-patch a document's metadata",
         description=(
             "Apply a JSON merge patch (RFC 7396) to a document's user metadata: keys set to "
             "null are removed, objects merge. Prints the document."
         ),
+        subject="document",
     )
-    parser.add_argument("id", metavar="ID", help="the document id")
     parser.add_argument("patch", type=json_object, metavar="JSON", help="the merge patch")
-    parser.add_argument("--if-match", metavar="VERSION", help="only if the version is this")
-    parser.set_defaults(run=command(_run_patch))
+    add_if_match(parser)
 
 
 def _run_patch(args: argparse.Namespace) -> int:
@@ -115,18 +126,19 @@ def _run_patch(args: argparse.Namespace) -> int:
 
 def add_archive(commands: Commands, api: argparse.ArgumentParser) -> None:
     """Register `archive`."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "archive",
+        _run_archive,
         parents=[api],
-        help="move a document's content to Glacier",
+        summary="move a document's content to Glacier",
         description="Move an active document's content to an archive storage class.",
+        subject="document",
     )
-    parser.add_argument("id", metavar="ID", help="the document id")
     parser.add_argument(
         "--storage-class", choices=STORAGE_CLASSES, default="GLACIER", help="(default: GLACIER)"
     )
-    parser.add_argument("--if-match", metavar="VERSION", help="only if the version is this")
-    parser.set_defaults(run=command(_run_archive))
+    add_if_match(parser)
 
 
 def _run_archive(args: argparse.Namespace) -> int:
@@ -142,16 +154,18 @@ def _run_archive(args: argparse.Namespace) -> int:
 
 def add_restore(commands: Commands, api: argparse.ArgumentParser) -> None:
     """Register `restore`."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "restore",
+        _run_restore,
         parents=[api],
-        help="restore archived content",
+        summary="restore archived content",
         description=(
             "Start a restore of an archived document (or extend a restored copy). With --wait, "
             "poll until the content is readable, as often as the API's Retry-After says."
         ),
+        subject="document",
     )
-    parser.add_argument("id", metavar="ID", help="the document id")
     parser.add_argument(
         "--days",
         type=int_range(1, 365),
@@ -162,7 +176,7 @@ def add_restore(commands: Commands, api: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--permanent", action="store_true", help="copy the content back to a hot storage class"
     )
-    parser.add_argument("--if-match", metavar="VERSION", help="only if the version is this")
+    add_if_match(parser)
     parser.add_argument("--wait", action="store_true", help="wait until the content is readable")
     parser.add_argument(
         "--timeout",
@@ -170,7 +184,6 @@ def add_restore(commands: Commands, api: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="give up waiting after this long (default: no limit)",
     )
-    parser.set_defaults(run=command(_run_restore))
 
 
 def _run_restore(args: argparse.Namespace) -> int:
@@ -210,15 +223,16 @@ def _await_restore(api: ApiClient, document_id: str, timeout: float | None) -> N
 
 def add_delete(commands: Commands, api: argparse.ArgumentParser) -> None:
     """Register `delete`."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "delete",
+        _run_delete,
         parents=[api],
-        help="delete a document",
+        summary="delete a document",
         description="Delete a document and its content (a pending upload is aborted).",
+        subject="document",
     )
-    parser.add_argument("id", metavar="ID", help="the document id")
-    parser.add_argument("--if-match", metavar="VERSION", help="only if the version is this")
-    parser.set_defaults(run=command(_run_delete))
+    add_if_match(parser)
 
 
 def _run_delete(args: argparse.Namespace) -> int:

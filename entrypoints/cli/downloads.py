@@ -11,7 +11,7 @@ from typing import Any
 
 from entrypoints.cli.api import document_path
 from entrypoints.cli.errors import CliError
-from entrypoints.cli.options import Commands, api_client, command
+from entrypoints.cli.options import Commands, add_command, api_client
 from entrypoints.cli.output import note, out
 from entrypoints.cli.progress import show_progress, stderr_progress
 from entrypoints.cli.storage import download
@@ -19,17 +19,19 @@ from entrypoints.cli.storage import download
 
 def add_download(commands: Commands, api: argparse.ArgumentParser) -> None:
     """Register `download`."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "download",
+        _run_download,
         parents=[api],
-        help="download a document's content",
+        summary="download a document's content",
         description=(
             "Stream a document's content from its presigned URL into a file named after the "
             "document (or -o), verify its size and SHA-256, and print the path. A file that "
             "fails verification is deleted."
         ),
+        subject="document",
     )
-    parser.add_argument("id", metavar="ID", help="the document id")
     parser.add_argument(
         "-o",
         "--output",
@@ -45,7 +47,6 @@ def add_download(commands: Commands, api: argparse.ArgumentParser) -> None:
         default=None,
         help="show a progress bar on stderr for large files (default: when stderr is a terminal)",
     )
-    parser.set_defaults(run=command(_run_download))
 
 
 def _run_download(args: argparse.Namespace) -> int:

@@ -42,15 +42,25 @@ def int_range(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def seconds(text: str) -> float:
-    """An argparse type: seconds above 0, at most a week."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value <= 7 * 86400:
-        raise argparse.ArgumentTypeError("seconds must be above 0 and at most a week")
-    return value
+def seconds_type(most: float, *, zero: bool = False, most_text: str = "") -> Callable[[str], float]:
+    """An argparse type: seconds above 0 (or from 0, with `zero`) and at most `most`."""
+    bound = most_text or f"{most:g}"
+    wanted = f"from 0 to {bound}" if zero else f"above 0 and at most {bound}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        if not (value >= 0 if zero else value > 0) or not value <= most:
+            raise argparse.ArgumentTypeError(f"seconds must be {wanted}")
+        return value
+
+    return parse
+
+
+seconds = seconds_type(7 * 86400, most_text="a week")
+"""An argparse type: seconds above 0, at most a week."""
 
 
 _SIZE = re.compile(r"(\d+)\s*(?:([kmg])(i?b)?|(b))?", re.IGNORECASE)
@@ -178,3 +188,34 @@ def command(run: Run) -> Run:
             raise CliError(f"the API answered in an unexpected shape ({error!r})") from None
 
     return wrapped
+
+
+def add_command(
+    commands: Commands,
+    name: str,
+    run: Run,
+    *,
+    parents: list[argparse.ArgumentParser],
+    summary: str,
+    description: str,
+    subject: str | None = None,
+) -> argparse.ArgumentParser:
+    """Register a command that runs `run`; with a `subject`, its first argument is that ID."""
+    parser = commands.add_parser(name, parents=parents, help=summary, description=description)
+    if subject is not None:
+        parser.add_argument("id", metavar="ID", help=f"the {subject} id")
+    parser.set_defaults(run=command(run))
+    return parser
+
+
+def add_group(
+    commands: Commands, name: str, *, summary: str, description: str, title: str
+) -> Commands:
+    """Register a command with subcommands (`users`, `admin`); where to register them."""
+    group = commands.add_parser(name, help=summary, description=description)
+    return group.add_subparsers(title=title, metavar="COMMAND", required=True)
+
+
+def add_if_match(parser: argparse.ArgumentParser) -> None:
+    """`--if-match VERSION`: the write happens only while the document has that version."""
+    parser.add_argument("--if-match", metavar="VERSION", help="only if the version is this")

@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import TextIO
 
 from entrypoints.cli.errors import CliError
+from entrypoints.cli.options import seconds_type
 from entrypoints.observability import configure_logging
 from kumocms.errors import InvalidApiKeyError
 from kumocms.rules import validate_api_key_format
+
+_SECONDS = seconds_type(86400, zero=True)
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,14 +48,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--restore-delay",
-        type=_seconds,
+        type=_SECONDS,
         default=5.0,
         metavar="SECONDS",
         help="how long a simulated Glacier restore takes (default: %(default)s)",
     )
     parser.add_argument(
         "--authorizer-cache-ttl",
-        type=_seconds,
+        type=_SECONDS,
         default=60.0,
         metavar="SECONDS",
         help="authorizer result cache lifetime (default: %(default)s)",
@@ -70,16 +73,6 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError("a port is 0 to 65535")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 <= value <= 86400:
-        raise argparse.ArgumentTypeError("seconds must be from 0 to 86400")
     return value
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from entrypoints.cli.api import ApiClient, ApiError, document_path, if_match_header
 from entrypoints.cli.errors import CliError
 from entrypoints.cli.files import Source, hash_file, read_source
-from entrypoints.cli.options import Commands, api_client, command
+from entrypoints.cli.options import Commands, add_command, add_if_match, api_client
 from entrypoints.cli.output import note, print_document
 from entrypoints.cli.presigned import follow_upload
 from entrypoints.cli.progress import show_progress, stderr_progress
@@ -28,10 +28,12 @@ def add_upload(
     transfer: argparse.ArgumentParser,
 ) -> None:
     """Register `upload`."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "upload",
+        _run_upload,
         parents=[transfer, api],
-        help="upload a file as a new document",
+        summary="upload a file as a new document",
         description=(
             "Upload FILE as a new document. Files up to --direct-limit travel inside the API "
             "request (base64 JSON); larger ones are hashed, declared to the API, and sent "
@@ -45,7 +47,6 @@ def add_upload(
         metavar="KEY",
         help="retrying with the same key within 24 hours creates the document only once",
     )
-    parser.set_defaults(run=command(_run_upload))
 
 
 def _run_upload(args: argparse.Namespace) -> int:
@@ -73,20 +74,21 @@ def add_replace(
     transfer: argparse.ArgumentParser,
 ) -> None:
     """Register `replace`."""
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "replace",
+        _run_replace,
         parents=[transfer, api],
-        help="give a document new content",
+        summary="give a document new content",
         description=(
             "Replace the content of an active document with FILE, the way upload sends it. "
             "Until a presigned replacement is confirmed the old content stays readable. "
             "Without --metadata the metadata is kept."
         ),
+        subject="document",
     )
-    parser.add_argument("id", metavar="ID", help="the document id")
     parser.add_argument("file", metavar="FILE", help="the file with the new content")
-    parser.add_argument("--if-match", metavar="VERSION", help="only if the version is this")
-    parser.set_defaults(run=command(_run_replace))
+    add_if_match(parser)
 
 
 def _run_replace(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 
 from entrypoints.cli.api import user_path
 from entrypoints.cli.errors import CliError
-from entrypoints.cli.options import Commands, api_client, command
+from entrypoints.cli.options import Commands, add_command, add_group, api_client
 from entrypoints.cli.output import note, out, out_json, table
 
 ROLES = ("reader", "editor", "admin")
@@ -21,44 +21,51 @@ _ENABLE = "enable a disabled user"
 
 def add_parser(commands: Commands, api: argparse.ArgumentParser) -> None:
     """Register `users` and its commands."""
-    users = commands.add_parser(
+    actions = add_group(
+        commands,
         "users",
-        help="manage users and API keys (admin)",
+        summary="manage users and API keys (admin)",
         description="Manage users and their API keys; needs an admin key.",
+        title="user commands",
     )
-    actions = users.add_subparsers(title="user commands", metavar="COMMAND", required=True)
-    create = actions.add_parser(
+    create = add_command(
+        actions,
         "create",
+        _run_users_create,
         parents=[api],
-        help="create a user and their API key",
+        summary="create a user and their API key",
         description="Create a user; prints them with their API key, which is shown only once.",
     )
     create.add_argument("name", metavar="NAME", help="the user's name")
     create.add_argument("--role", choices=ROLES, required=True, help="what they may do")
-    create.set_defaults(run=command(_run_users_create))
-    listing = actions.add_parser(
-        "list", parents=[api], help="list users", description="List every user."
+    listing = add_command(
+        actions,
+        "list",
+        _run_users_list,
+        parents=[api],
+        summary="list users",
+        description="List every user.",
     )
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    listing.set_defaults(run=command(_run_users_list))
     for name, run, text in (
         ("get", _run_users_get, "show a user (never their key)"),
         ("delete", _run_users_delete, "delete a user (their key stops working)"),
         ("disable", functools.partial(_run_users_change, disabled=True), _DISABLE),
         ("enable", functools.partial(_run_users_change, disabled=False), _ENABLE),
     ):
-        one = actions.add_parser(name, parents=[api], help=text, description=text + ".")
-        one.add_argument("id", metavar="ID", help="the user id")
-        one.set_defaults(run=command(run))
+        add_command(
+            actions, name, run, parents=[api], summary=text, description=text + ".", subject="user"
+        )
     _add_update(actions, api)
-    rotate = actions.add_parser(
+    add_command(
+        actions,
         "rotate-key",
+        _run_users_rotate,
         parents=[api],
-        help="issue a user a new API key",
+        summary="issue a user a new API key",
         description="Issue a new API key (shown only once); the old one stops working.",
+        subject="user",
     )
-    rotate.add_argument("id", metavar="ID", help="the user id")
-    rotate.set_defaults(run=command(_run_users_rotate))
 
 
 def _run_users_create(args: argparse.Namespace) -> int:
@@ -95,23 +102,24 @@ def _run_users_list(args: argparse.Namespace) -> int:
 
 
 def _add_update(actions: Commands, api: argparse.ArgumentParser) -> None:
-    update = actions.add_parser(
+    update = add_command(
+        actions,
         "update",
+        _run_users_update,
         parents=[api],
-        help="change a user's role, or disable or enable them",
+        summary="change a user's role, or disable or enable them",
         description=(
             "Change a user's role and/or disable or enable them; prints the user. The last "
             "enabled admin cannot be demoted or disabled."
         ),
+        subject="user",
     )
-    update.add_argument("id", metavar="ID", help="the user id")
     update.add_argument("--role", choices=ROLES, help="what they may do from now on")
     state = update.add_mutually_exclusive_group()
     state.add_argument(
         "--disable", dest="disabled", action="store_const", const=True, help=_DISABLE
     )
     state.add_argument("--enable", dest="disabled", action="store_const", const=False, help=_ENABLE)
-    update.set_defaults(run=command(_run_users_update))
 
 
 def _run_users_get(args: argparse.Namespace) -> int:
