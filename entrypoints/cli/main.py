@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from entrypoints.cli import commands as api_commands
-from entrypoints.cli import serve
+from entrypoints.cli import admin, documents, downloads, serve, uploads, users
 from entrypoints.cli.errors import CliError
+from entrypoints.cli.options import api_options, transfer_options
 from kumocms import __version__
 
 
@@ -21,7 +21,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     serve.add_parser(commands)
-    api_commands.add_parsers(commands)
+    api, transfer = api_options(), transfer_options()
+    uploads.add_upload(commands, api, transfer)
+    documents.add_get(commands, api)
+    downloads.add_download(commands, api)
+    documents.add_list(commands, api)
+    documents.add_patch(commands, api)
+    uploads.add_replace(commands, api, transfer)
+    documents.add_archive(commands, api)
+    documents.add_restore(commands, api)
+    documents.add_delete(commands, api)
+    users.add_parser(commands, api)
+    admin.add_parser(commands)
     return parser
 
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import TextIO
 
 from entrypoints.cli.errors import CliError
+from entrypoints.cli.options import seconds_type
 from entrypoints.observability import configure_logging
 from kumocms.errors import InvalidApiKeyError
 from kumocms.rules import validate_api_key_format
+
+_SECONDS = seconds_type(86400, zero=True)
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,14 +48,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--restore-delay",
-        type=_seconds,
+        type=_SECONDS,
         default=5.0,
         metavar="SECONDS",
         help="how long a simulated Glacier restore takes (default: %(default)s)",
     )
     parser.add_argument(
         "--authorizer-cache-ttl",
-        type=_seconds,
+        type=_SECONDS,
         default=60.0,
         metavar="SECONDS",
         help="authorizer result cache lifetime (default: %(default)s)",
@@ -68,16 +73,6 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError("a port is 0 to 65535")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 <= value <= 86400:
-        raise argparse.ArgumentTypeError("seconds must be from 0 to 86400")
     return value
 
 
@@ -125,11 +120,25 @@ def run(args: argparse.Namespace, *, out: TextIO = sys.stdout) -> int:
 
 
 def _examples(url: str, key: str) -> str:
+    path_line, kumocms = _cli_in_a_new_terminal()
     return f"""
 # Try it (in another terminal):
-export KUMOCMS_API_URL={url} KUMOCMS_API_KEY={key}
+{path_line}export KUMOCMS_API_URL={url} KUMOCMS_API_KEY={key}
 curl -s $KUMOCMS_API_URL/healthcheck
 curl -s -H "Authorization: Bearer $KUMOCMS_API_KEY" $KUMOCMS_API_URL/documents
-kumocms upload README.md --metadata '{{"team": "docs"}}'
-kumocms list
+{kumocms} upload README.md --metadata '{{"team": "docs"}}'
+{kumocms} list
 # OpenAPI: {url}/docs   Stop: Ctrl-C"""
+
+
+def _cli_in_a_new_terminal() -> tuple[str, str]:
+    """The PATH line (ending in a newline, or empty) and the command that run this CLI.
+
+    A new terminal has not activated the virtual environment `serve` runs from (`nox -s serve`
+    installs into `.nox/serve`), so its `bin` goes on PATH; without a `kumocms` script beside
+    the interpreter, the interpreter runs the module.
+    """
+    bin_dir = Path(sys.executable).parent
+    if (bin_dir / "kumocms").is_file():
+        return f'export PATH={shlex.quote(str(bin_dir))}:"$PATH"\n', "kumocms"
+    return "", f"{shlex.quote(sys.executable)} -m entrypoints.cli.main"

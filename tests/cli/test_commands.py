@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -16,7 +17,8 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from entrypoints.cli.client import ApiClient, ApiError, follow_upload
+from entrypoints.cli.api import ApiClient, ApiError
+from entrypoints.cli.presigned import follow_upload
 from entrypoints.local.stack import LocalStack
 from tests.cli.conftest import ADMIN_KEY, Cli, MiB
 
@@ -311,6 +313,69 @@ def test_users_create_list_rotate_and_disable(cli: Cli, stack: LocalStack) -> No
     assert _status(stack, new_key) == 401
 
 
+def test_users_get_update_and_delete(cli: Cli, stack: LocalStack) -> None:
+    ed = cli("users", "create", "ed", "--role", "reader").json
+    shown = cli("users", "get", ed["user_id"])
+    assert shown.code == 0, shown.err
+    fields = ("user_id", "name", "role", "disabled")
+    assert {key: shown.json[key] for key in fields} == {key: ed[key] for key in fields}
+    assert "api_key" not in shown.json
+
+    promoted = cli("users", "update", ed["user_id"], "--role", "editor")
+    assert (promoted.code, promoted.json["role"], promoted.json["disabled"]) == (
+        0,
+        "editor",
+        False,
+    )
+    disabled = cli("users", "update", ed["user_id"], "--disable", "--role", "admin")
+    assert (disabled.json["role"], disabled.json["disabled"]) == ("admin", True)
+    assert _status(stack, ed["api_key"]) == 401
+    enabled = cli("users", "update", ed["user_id"], "--enable", "--role", "reader")
+    assert (enabled.json["role"], enabled.json["disabled"]) == ("reader", False)
+    assert _status(stack, ed["api_key"]) == 200
+
+    nothing, both = cli.many(
+        ["users", "update", ed["user_id"]],
+        ["users", "update", ed["user_id"], "--disable", "--enable"],
+    )
+    assert (nothing.code, nothing.error) == (
+        2,
+        "nothing to change: pass --role, --disable or --enable",
+    )
+    assert both.code == 2
+    assert "not allowed with argument" in both.err
+
+    deleted = cli("users", "delete", ed["user_id"])
+    assert (deleted.code, deleted.out.strip()) == (0, f"deleted user {ed['user_id']}")
+    assert _status(stack, ed["api_key"]) == 401
+    gone, bad_id = cli.many(["users", "get", ed["user_id"]], ["users", "delete", "not-an-id"])
+    assert (gone.code, bad_id.code) == (1, 1)
+    assert gone.error.startswith("404 not_found: ")
+    assert bad_id.error.startswith("400 validation_failed: ")
+
+
+def test_the_last_enabled_admin_cannot_be_demoted_disabled_or_deleted(
+    cli: Cli, stack: LocalStack
+) -> None:
+    me = ApiClient(stack.base_url, ADMIN_KEY).call("GET", "/me")
+    others = [
+        user["user_id"]
+        for user in cli("users", "list", "--json").json["items"]
+        if user["role"] == "admin" and not user["disabled"] and user["user_id"] != me["user_id"]
+    ]
+    for user_id in others:  # admins that other tests bootstrapped
+        assert cli("users", "disable", user_id).code == 0
+    refusals = cli.many(
+        ["users", "update", me["user_id"], "--role", "editor"],
+        ["users", "update", me["user_id"], "--disable"],
+        ["users", "delete", me["user_id"]],
+    )
+    for refused in refusals:
+        assert refused.code == 1
+        assert refused.error.startswith("409 conflict: the last enabled admin cannot be ")
+    assert _status(stack, ADMIN_KEY) == 200
+
+
 # ---- failures -------------------------------------------------------------------------------
 
 
@@ -377,3 +442,50 @@ def test_admin_bootstrap_writes_to_the_users_table(
     }
     anonymous = cli(*base, *table, env=no_credentials)
     assert anonymous.error.startswith("no AWS credentials found")
+
+
+def test_admin_bootstrap_publishes_user_created_on_the_named_bus(
+    cli: Cli, stack: LocalStack, moto_endpoint: str
+) -> None:
+    assert stack.resources is not None
+    aws = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    options: dict[str, Any] = {
+        "region_name": "eu-west-1",
+        "endpoint_url": moto_endpoint,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    sqs, events = boto3.client("sqs", **options), boto3.client("events", **options)
+    queue = sqs.create_queue(QueueName="cli-bootstrap-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+    bus = stack.resources.event_bus
+    events.put_rule(
+        Name="cli-bootstrap-users", EventBusName=bus, EventPattern='{"source": ["kumocms"]}'
+    )
+    events.put_targets(
+        Rule="cli-bootstrap-users",
+        EventBusName=bus,
+        Targets=[{"Id": "queue", "Arn": arn["QueueArn"]}],
+    )
+    created = cli(
+        "admin",
+        "bootstrap",
+        "--region",
+        "eu-west-1",
+        "--endpoint-url",
+        moto_endpoint,
+        "--users-table",
+        stack.resources.users_table,
+        "--event-bus",
+        bus,
+        "--force",
+        "--name",
+        "ops-events",
+        env=aws,
+    )
+    assert created.code == 0, created.err
+    received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+    published = [json.loads(message["Body"]) for message in received.get("Messages", [])]
+    assert [(event["detail-type"], event["detail"]["user_id"]) for event in published] == [
+        ("UserCreated", created.json["user_id"])
+    ]

@@ -1,0 +1,108 @@
+"""Entrypoints layer: `kumocms admin bootstrap` — the first admin, written with AWS credentials.
+
+It writes straight into a deployed users table with the caller's AWS credentials, so it needs
+no API key; every other command talks to the API. Its ports come from the one composition root
+(`entrypoints.bootstrap.build_runtime`), like a Lambda function's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from entrypoints.cli.errors import CliError
+from entrypoints.cli.options import Commands, add_group
+from entrypoints.cli.output import note, out_json
+
+
+def add_parser(commands: Commands) -> None:
+    """Register `admin bootstrap`."""
+    actions = add_group(
+        commands,
+        "admin",
+        summary="operator tasks on a deployment's AWS resources",
+        description="Operator tasks that use AWS credentials instead of an API key.",
+        title="admin commands",
+    )
+    bootstrap = actions.add_parser(
+        "bootstrap",
+        help="create the first admin in a deployed users table",
+        description=(
+            "Create an admin user directly in a deployment's users table (run once after "
+            "`terraform apply`) with boto3's default AWS credentials, and print their API key "
+            "once. Refuses when the table already has an enabled admin, unless --force."
+        ),
+    )
+    bootstrap.add_argument(
+        "--users-table", required=True, metavar="TABLE", help="the users table's name"
+    )
+    bootstrap.add_argument("--name", default="admin", help="the admin's name (default: admin)")
+    bootstrap.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="the key to give them, 20-128 printable ASCII characters (default: a new one)",
+    )
+    bootstrap.add_argument("--region", help="the AWS region (default: boto3's configuration)")
+    bootstrap.add_argument(
+        "--endpoint-url", metavar="URL", help="a DynamoDB endpoint (an emulator, a VPC endpoint)"
+    )
+    bootstrap.add_argument(
+        "--event-bus",
+        metavar="NAME",
+        help="publish the UserCreated event on this EventBridge bus (default: not published)",
+    )
+    bootstrap.add_argument(
+        "--force", action="store_true", help="add an admin even when enabled admins exist"
+    )
+    bootstrap.set_defaults(run=_run_bootstrap)
+
+
+def _run_bootstrap(args: argparse.Namespace) -> int:
+    # boto3 and the adapters load only for this command: the API commands never need them.
+    import attrs  # noqa: PLC0415
+    import boto3  # noqa: PLC0415
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    from adapters.memory import RecordingEventBus  # noqa: PLC0415
+    from entrypoints.bootstrap import Needs, build_runtime  # noqa: PLC0415
+    from entrypoints.http.representations import user_json  # noqa: PLC0415
+    from entrypoints.observability import configure_logging  # noqa: PLC0415
+    from entrypoints.settings import EnvSettings  # noqa: PLC0415
+    from kumocms.errors import KumoError  # noqa: PLC0415
+    from kumocms.usecases.users import bootstrap_admin  # noqa: PLC0415
+
+    configure_logging("WARNING", stream=sys.stderr)  # stdout is the user's JSON alone
+    try:
+        session = boto3.Session(region_name=args.region)
+        if session.get_credentials() is None:
+            raise CliError(
+                "no AWS credentials found (environment, ~/.aws or an instance role); "
+                "admin bootstrap writes to DynamoDB directly"
+            )
+        if session.region_name is None:
+            raise CliError("admin bootstrap failed: no AWS region; pass --region or set AWS_REGION")
+        settings = EnvSettings(
+            region=session.region_name,
+            users_table=args.users_table,
+            event_bus=args.event_bus,
+            endpoint_url=args.endpoint_url,
+        )
+        runtime = build_runtime(settings, Needs(users=True, events=bool(args.event_bus)), session)
+        ports = runtime.ports
+        if not args.event_bus:  # not published: the events stay in memory, as --help says
+            ports = attrs.evolve(ports, events=RecordingEventBus())
+        if not args.force:
+            admins = ports.users.count_enabled_admins()
+            if admins:
+                raise CliError(
+                    f"{args.users_table} already has {admins} enabled admin(s); create users "
+                    "with `kumocms users create`, or pass --force"
+                )
+        issued = bootstrap_admin(ports, name=args.name, api_key=args.api_key)
+    except KumoError as error:
+        raise CliError(f"admin bootstrap failed: {error}") from None
+    except (BotoCoreError, ClientError) as error:
+        raise CliError(f"admin bootstrap failed: {' '.join(str(error).split())}") from None
+    out_json(user_json(issued.user, api_key=issued.api_key))
+    note("store the API key now: it is shown only this once")
+    return 0
