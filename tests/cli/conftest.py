@@ -62,9 +62,7 @@ class Cli:
         env: Mapping[str, str] | None = None,
         timeout: float = 60,
     ) -> Result:
-        environ = {
-            k: v for k, v in os.environ.items() if not k.startswith(("KUMOCMS_", "COVERAGE_"))
-        }
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("KUMOCMS_")}
         environ["KUMOCMS_API_URL"] = url or self.stack.base_url
         if key is not None:
             environ["KUMOCMS_API_KEY"] = key
