@@ -40,7 +40,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole test suite on the interpreter nox runs under, with branch coverage of kumocms."""
-    session.install("-e", DEV)
+    session.install("pip", "-e", DEV)  # pip: tests/infra/test_package.py builds the zip
     _pytest(
         session,
         "--cov=kumocms",
