@@ -146,7 +146,8 @@ def _terraform_env(session: nox.Session) -> dict[str, str]:
 
 @nox.session
 def package(session: nox.Session) -> None:
-    """Build dist/kumocms-lambda.zip (deterministic) and import every handler from it.
+    """Build dist/kumocms-lambda.zip (deterministic), import every handler from it, and describe
+    it in dist/kumocms-lambda.json (runtime, size, hashes).
 
     `nox -s package -- --with-boto3` bundles boto3 instead of relying on the runtime's.
     """

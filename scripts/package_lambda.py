@@ -5,6 +5,7 @@ the handlers import (found from the handler strings by following imports, deferr
 included, so the CLI and the local stack never ship), the declared data files, and the runtime
 dependencies from pyproject.toml, installed as wheels for CPython 3.13 on manylinux. boto3 and
 what it brings are left out — the Lambda runtime provides them — unless `--with-boto3` is given.
+Beside the zip, `kumocms-lambda.json` says which runtime it was built for and its hashes.
 
 The same inputs give the same bytes: entries are sorted, timestamps and permissions fixed, and
 the bytecode is hash-based (see `with_bytecode`). After building, the zip is unpacked and every
@@ -338,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         check_contents(output, with_boto3=args.with_boto3)
         if not args.no_check:
             import_handlers(output, with_boto3=args.with_boto3, work=work)
+    described = write_description(output, with_boto3=args.with_boto3)
     data = output.read_bytes()
     digest = base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
     with zipfile.ZipFile(output) as archive:
@@ -345,12 +347,43 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(
         f"{_shown(output)}: {len(data):,} bytes ({len(data) / 1024**2:.2f} MiB), "
         f"{files} files, base64 sha256 {digest}\n"
+        f"{_shown(described)}: what the zip was built for\n"
     )
     return 0
 
 
 def _shown(path: Path) -> Path:
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def description_path(output: Path) -> Path:
+    """The zip's description beside it: `kumocms-lambda.zip` -> `kumocms-lambda.json`."""
+    return output.with_suffix(".json")
+
+
+def write_description(output: Path, *, with_boto3: bool) -> Path:
+    """A JSON file beside the zip saying which runtime it was built for and its hashes.
+
+    `runtime` is the Lambda runtime identifier its wheels and bytecode fit (bytecode of another
+    Python version is ignored, so the zip would still run there, only compiling every module in
+    every cold start); `source_code_hash` is what Terraform's `filebase64sha256()` gives.
+    """
+    data = output.read_bytes()
+    digest = hashlib.sha256(data)
+    description = {
+        "zip": output.name,
+        "runtime": f"python{PYTHON_VERSION}",
+        "python_version": PYTHON_VERSION,
+        "platforms": list(PLATFORMS),
+        "boto3_bundled": with_boto3,
+        "size": len(data),
+        "sha256": digest.hexdigest(),
+        "source_code_hash": base64.b64encode(digest.digest()).decode("ascii"),
+        "handlers": handler_strings(),
+    }
+    path = description_path(output)
+    path.write_text(json.dumps(description, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 if __name__ == "__main__":

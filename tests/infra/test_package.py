@@ -10,6 +10,7 @@ other file must belong to a bundled distribution.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -242,3 +243,13 @@ def test_the_built_zip_holds_what_the_handlers_load_and_nothing_else(
     }
     assert not unaccounted, "files that neither we nor a bundled distribution declare"
 
+
+@pytest.mark.slow
+def test_the_zip_is_described_beside_it(built_zip: Path) -> None:
+    description = json.loads(built_zip.with_suffix(".json").read_text(encoding="utf-8"))
+    data = built_zip.read_bytes()
+    assert description["runtime"] == "python3.13"
+    assert description["zip"] == built_zip.name
+    assert description["size"] == len(data)
+    assert description["sha256"] == hashlib.sha256(data).hexdigest()
+    assert description["handlers"] == sorted(f.handler for f in FUNCTIONS.values())
