@@ -45,7 +45,7 @@ processes through coverage's subprocess patch)."""
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole test suite with branch coverage of every package, each held to its floor."""
-    session.install("-e", DEV)
+    session.install("pip", "-e", DEV)  # pip: tests/infra/test_package.py builds the zip
     session.run("coverage", "erase")
     _pytest(session, "--cov", "--cov-branch", "--cov-report=")
     if session.posargs or not Path(".coverage").exists():
@@ -158,7 +158,8 @@ def _terraform_env(session: nox.Session) -> dict[str, str]:
 
 @nox.session
 def package(session: nox.Session) -> None:
-    """Build dist/kumocms-lambda.zip (deterministic) and import every handler from it.
+    """Build dist/kumocms-lambda.zip (deterministic), import every handler from it, and describe
+    it in dist/kumocms-lambda.json (runtime, size, hashes).
 
     `nox -s package -- --with-boto3` bundles boto3 instead of relying on the runtime's.
     """

@@ -12,13 +12,19 @@ interpreters start with `-S` and the same `PYTHONPATH`, so neither pays for the 
 virtualenv's `.pth` files (the editable install's finder), which Lambda does not have, and both
 read bytecode from one cache directory that the untimed first runs fill.
 
-A second measurement runs ours without bytecode for the zip's contents (our packages and the
-dependencies the zip bundles), as the zip is built today: Lambda unpacks it read-only, so
-Python compiles those modules again in every cold start.
+The headline runs where Lambda runs: the built zip (`nox -s package`) unpacked into a temporary
+directory, on python3.13 (the functions' runtime), against plain boto3 on the same python3.13.
+Both sides find boto3 in one directory standing in for the runtime's (the installed boto3
+version, compiled once, as the runtime's is); ours reads the zip's own bytecode, and nothing
+writes bytecode. The other figures run from the source tree on the interpreter the bench runs
+under: as above; with the collector off on both sides; and ours without bytecode for the zip's
+contents, as a zip without `.pyc` files would be (Lambda unpacks it read-only, so Python would
+compile those modules again in every cold start).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -29,7 +35,8 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Mapping
+import zipfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +118,32 @@ COLLECTOR_OFF = "import gc\ngc.disable()\n"
 `cold_start_collector_off`)."""
 
 
+LAMBDA_PYTHON = "3.13"
+"""The functions' runtime (`python3.13`), the version the zip is built for."""
+
+
 def python_path() -> str:
     """The children's module path: the repository, then the virtualenv's site-packages."""
     paths = [str(ROOT), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
     return os.pathsep.join(dict.fromkeys(paths))
+
+
+@attrs.frozen(kw_only=True)
+class Interpreter:
+    """Which Python a child runs on and what it finds on its module path."""
+
+    executable: str
+    path: str
+    environment: Mapping[str, str] = attrs.field(factory=dict)
+    """Set over the children's environment (e.g. no bytecode cache prefix)."""
+    drop: tuple[str, ...] = ()
+    """Variables taken out of the children's environment."""
+    cwd: Path = ROOT
+    """The children's working directory: with `-c` it comes first on the module path."""
+
+
+SOURCE_TREE = Interpreter(executable=sys.executable, path=python_path())
+"""The bench's own interpreter on the source tree and the development virtualenv."""
 
 
 @attrs.frozen(kw_only=True)
@@ -130,13 +159,22 @@ class ColdStart:
 
 
 def _run(
-    script: str, event: Mapping[str, Any], environment: Mapping[str, str]
+    script: str,
+    event: Mapping[str, Any],
+    environment: Mapping[str, str],
+    interpreter: Interpreter = SOURCE_TREE,
 ) -> tuple[float, float]:
     """Wall and CPU seconds of one child, from spawn to its first response."""
+    child_environment = {
+        **{k: v for k, v in environment.items() if k not in interpreter.drop},
+        **interpreter.environment,
+        "PYTHONPATH": interpreter.path,
+    }
     started = time.perf_counter()
     child = subprocess.Popen(  # noqa: S603 - our own interpreter and scripts
-        [sys.executable, "-S", "-c", script, json.dumps(event)],
-        env={**environment, "PYTHONPATH": python_path()},
+        [interpreter.executable, "-S", "-c", script, json.dumps(event)],
+        env=child_environment,
+        cwd=interpreter.cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -155,10 +193,15 @@ def _run(
     return elapsed, float(reported)
 
 
-def _operations(script: str, event: Mapping[str, Any], environment: Mapping[str, str]) -> list[str]:
+def _operations(
+    script: str,
+    event: Mapping[str, Any],
+    environment: Mapping[str, str],
+    interpreter: Interpreter = SOURCE_TREE,
+) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="kumocms-bench-") as temporary:
         record = Path(temporary) / "requests.txt"
-        _run(script, event, {**environment, RECORD_FILE_VARIABLE: str(record)})
+        _run(script, event, {**environment, RECORD_FILE_VARIABLE: str(record)}, interpreter)
         return [line for line in record.read_text(encoding="utf-8").splitlines() if line]
 
 
@@ -176,13 +219,14 @@ def _interleaved(
     runs: int,
     operations: Operations,
     collector_off: bool = False,
+    interpreters: tuple[Interpreter, Interpreter] = (SOURCE_TREE, SOURCE_TREE),
 ) -> ColdStart:
     prelude = COLLECTOR_OFF if collector_off else ""
     ours: list[tuple[float, float]] = []
     baseline: list[tuple[float, float]] = []
     for _ in range(runs):
-        ours.append(_run(prelude + OURS, event, ours_environment))
-        baseline.append(_run(prelude + BASELINE, event, baseline_environment))
+        ours.append(_run(prelude + OURS, event, ours_environment, interpreters[0]))
+        baseline.append(_run(prelude + BASELINE, event, baseline_environment, interpreters[1]))
     return ColdStart(
         ours=statistics.median(wall for wall, _ in ours),
         baseline=statistics.median(wall for wall, _ in baseline),
@@ -259,3 +303,102 @@ def cold_start_collector_off(
         operations=operations,
         collector_off=True,
     )
+
+
+def lambda_python() -> str:
+    """The real python3.13 executable (resolving a version manager's shim, which needs a cwd).
+
+    Raises:
+        FileNotFoundError: there is no python3.13 on PATH.
+    """
+    found = shutil.which(f"python{LAMBDA_PYTHON}")
+    if found is None:
+        raise FileNotFoundError(f"python{LAMBDA_PYTHON} is not on PATH")
+    answer = subprocess.run(  # noqa: S603 - a fixed query of the interpreter found on PATH
+        [found, "-c", "import sys; print(sys.executable)"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return answer.stdout.strip()
+
+
+def _runtime_boto3(python: str, target: Path) -> None:
+    """boto3, at the version installed here, compiled, where the Lambda runtime has its own."""
+    requirement = f"boto3=={importlib.metadata.version('boto3')}"
+    command = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    command += ["--no-compile", "--target", str(target), requirement]
+    for step in (command, [python, "-m", "compileall", "-q", str(target)]):
+        done = subprocess.run(step, capture_output=True, text=True, check=False, cwd=ROOT)  # noqa: S603
+        if done.returncode != 0:
+            raise RuntimeError(f"preparing the runtime's boto3 failed:\n{done.stderr[-2000:]}")
+
+
+@contextlib.contextmanager
+def lambda_task(zip_path: Path) -> Iterator[tuple[Interpreter, Interpreter]]:
+    """(ours, baseline) on python3.13: ours on the unpacked zip, both on the runtime's boto3."""
+    python = lambda_python()
+    with tempfile.TemporaryDirectory(prefix="kumocms-bench-task-") as temporary:
+        task, runtime = Path(temporary) / "task", Path(temporary) / "runtime"
+        elsewhere = Path(temporary) / "empty"
+        elsewhere.mkdir()
+        with zipfile.ZipFile(zip_path) as archive:
+            archive.extractall(task)
+        _runtime_boto3(python, runtime)
+        # The zip's bytecode sits beside its sources; a cache prefix would hide it. The working
+        # directory is Lambda's (the task root) or an empty one, never the source tree, which
+        # `-c` would put first on the module path.
+        no_writes = {"PYTHONDONTWRITEBYTECODE": "1"}
+        drop = ("PYTHONPYCACHEPREFIX",)
+        yield (
+            Interpreter(
+                executable=python,
+                path=os.pathsep.join([str(task), str(runtime)]),
+                environment=no_writes,
+                drop=drop,
+                cwd=task,
+            ),
+            Interpreter(
+                executable=python,
+                path=str(runtime),
+                environment=no_writes,
+                drop=drop,
+                cwd=elsewhere,
+            ),
+        )
+
+
+def _recording(interpreter: Interpreter, zip_root: str) -> Interpreter:
+    """The same interpreter able to import the bench's request recorder (for untimed runs)."""
+    return attrs.evolve(interpreter, path=os.pathsep.join([interpreter.path, zip_root, str(ROOT)]))
+
+
+def cold_start_from_zip(
+    environment: Mapping[str, str], document_id: str, *, runs: int, zip_path: Path
+) -> tuple[ColdStart, ColdStart]:
+    """Ours from the built zip vs plain boto3 on python3.13: as shipped, and collector off."""
+    event = _event(document_id)
+    with lambda_task(zip_path) as (ours, baseline):
+        zip_root = ours.path.split(os.pathsep)[0]
+        operations = require_same(
+            "cold start (python3.13, zip)",
+            _operations(OURS, event, environment, _recording(ours, zip_root)),
+            _operations(BASELINE, event, environment, _recording(baseline, zip_root)),
+        )
+        # One untimed run each, so the first timed one does not pay for a cold page cache.
+        _run(OURS, event, environment, ours)
+        _run(BASELINE, event, environment, baseline)
+        started, collector_off = (
+            _interleaved(
+                event,
+                environment,
+                environment,
+                runs=runs,
+                operations=operations,
+                collector_off=off,
+                interpreters=(ours, baseline),
+            )
+            for off in (False, True)
+        )
+        return started, collector_off

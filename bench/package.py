@@ -39,6 +39,8 @@ class ZipSize:
     size: int
     how: str
     dependencies: tuple[str, ...] = ()
+    path: Path | None = None
+    """The built zip (None when the size was computed without building it)."""
 
 
 def _normalise(name: str) -> str:
@@ -129,4 +131,4 @@ class ZipBuild:
             reason = (errors.decode(errors="replace").strip().splitlines() or ["?"])[-1]
             computed = computed_zip_size()
             return attrs.evolve(computed, how=f"computed (`nox -s package` failed: {reason})")
-        return ZipSize(size=ZIP.stat().st_size, how="built by `nox -s package`")
+        return ZipSize(size=ZIP.stat().st_size, how="built by `nox -s package`", path=ZIP)

@@ -14,7 +14,7 @@ from kumocms.deferred import Deferred
 from kumocms.errors import ConflictError, InvalidMetadataError, InvalidRestoreRequestError
 from kumocms.ids import DocumentId, UserId
 from kumocms.jsonvalue import JsonObject, JsonValue
-from kumocms.rules import normalize_metadata
+from kumocms.rules import MAX_RESTORE_DAYS, MIN_RESTORE_DAYS, normalize_metadata
 from kumocms.states import Action, ArchiveState, RestoreTier, StorageClass, transition
 
 if TYPE_CHECKING:
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 else:
     ev = Deferred("kumocms.events")
 
-MIN_RESTORE_DAYS = 1
-MAX_RESTORE_DAYS = 365
 MAX_PARTS = 10_000
 MiB = 1024**2
 

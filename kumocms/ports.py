@@ -9,16 +9,18 @@ from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
-from kumocms.ids import DocumentId, UserId
-from kumocms.jsonvalue import JsonObject
-from kumocms.keys import ContentRef
-from kumocms.model import ContentDeclaration, Document, StoredContent, UploadMode
 from kumocms.settings import Settings
-from kumocms.states import ArchiveState, RestoreTier, StorageClass
-from kumocms.users import User
 
 if TYPE_CHECKING:
+    # Only annotations name these: a function that never touches documents (the authorizer,
+    # the users function) does not build the document model by importing the ports.
     from kumocms.events import DomainEvent
+    from kumocms.ids import DocumentId, UserId
+    from kumocms.jsonvalue import JsonObject
+    from kumocms.keys import ContentRef
+    from kumocms.model import ContentDeclaration, Document, StoredContent, UploadMode
+    from kumocms.states import ArchiveState, RestoreTier, StorageClass
+    from kumocms.users import User
 
 # ---- value objects that cross the ports ---------------------------------------------------
 

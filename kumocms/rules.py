@@ -19,6 +19,9 @@ from kumocms.errors import (
 )
 from kumocms.jsonvalue import JsonObject, JsonValue, dumps_json
 
+MIN_RESTORE_DAYS = 1
+MAX_RESTORE_DAYS = 365
+"""Days a temporary restored copy may stay readable (the API accepts 1 to 365)."""
 MAX_FILE_NAME_BYTES = 255
 MAX_CONTENT_TYPE_LENGTH = 255
 MIN_SIZE = 1

@@ -1,20 +1,23 @@
 """Build script: the one Lambda deployment package, deterministic, its handlers import-checked.
 
-`nox -s package` runs it. The zip holds the `kumocms`, `adapters` and `entrypoints` packages
-(sources only, without the local stack) and their runtime dependencies from pyproject.toml,
-installed as wheels for CPython 3.13 on manylinux. boto3 and what it brings are left out — the
-Lambda runtime provides them — unless `--with-boto3` is given.
+`nox -s package` runs it. The zip holds the modules of `kumocms`, `adapters` and `entrypoints` that
+the handlers import (found from the handler strings by following imports, deferred ones
+included, so the CLI and the local stack never ship), the declared data files, and the runtime
+dependencies from pyproject.toml, installed as wheels for CPython 3.13 on manylinux. boto3 and
+what it brings are left out — the Lambda runtime provides them — unless `--with-boto3` is given.
+Beside the zip, `kumocms-lambda.json` says which runtime it was built for and its hashes.
 
-The same inputs give the same bytes: entries are sorted, timestamps and permissions fixed, and no
-bytecode is included. After building, the zip is unpacked and every handler string (from the
-manifest inside the zip and from Terraform's routes.json) is imported in a clean Python 3.13
-(`-I -S`: no site-packages, no environment) that sees only the unpacked zip and, when boto3 is
-not bundled, a separate directory holding boto3 for the check alone.
+The same inputs give the same bytes: entries are sorted, timestamps and permissions fixed, and
+the bytecode is hash-based (see `with_bytecode`). After building, the zip is unpacked and every
+handler string (from the manifest inside the zip and from Terraform's routes.json) is imported
+in a clean Python 3.13 (`-I -S`: no site-packages, no environment) that sees only the unpacked
+zip and, when boto3 is not bundled, a separate directory holding boto3 for the check alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import base64
 import contextlib
 import hashlib
@@ -32,8 +35,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("kumocms", "adapters", "entrypoints")
-EXCLUDED_SOURCES = ("entrypoints/local/",)
-"""The local stack (moto server, HTTP front) never runs in Lambda."""
+DATA_FILES: tuple[str, ...] = ()
+"""Files of our packages other than modules that a handler reads at run time (none so far;
+the `py.typed` markers are for type checkers, not for Lambda)."""
+DEFERRING_CALLS = frozenset({"Deferred", "import_module"})
+"""Calls whose string argument names a module imported later (`kumocms.deferred.Deferred`,
+`importlib.import_module`): followed like an import statement."""
 RUNTIME_PROVIDED = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
 )
@@ -110,20 +117,97 @@ def pip_install(requirements: Iterable[str], target: Path) -> None:
 
 def _skipped(relative: str) -> bool:
     parts = relative.split("/")
-    return (
-        "__pycache__" in parts
-        or relative.endswith((".pyc", ".pyo"))
-        or any(relative.startswith(prefix) for prefix in EXCLUDED_SOURCES)
+    return "__pycache__" in parts or relative.endswith((".pyc", ".pyo"))
+
+
+def handler_strings() -> list[str]:
+    """Every function's handler string, from Terraform's routes.json (a test keeps it current)."""
+    manifest = json.loads(ROUTES_JSON.read_text(encoding="utf-8"))
+    return sorted({function["handler"] for function in manifest["functions"]})
+
+
+def module_file(name: str) -> Path | None:
+    """The source file of one of our modules (a package's `__init__.py`), None if it is none."""
+    if name.split(".", 1)[0] not in PACKAGES:
+        return None
+    base = ROOT.joinpath(*name.split("."))
+    for candidate in (base / "__init__.py", base.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
     )
+
+
+def _imported_names(tree: ast.Module, module: str, *, is_package: bool) -> Iterator[str]:
+    """What a module imports: statements anywhere (in functions too) and deferring calls.
+
+    Imports under `if TYPE_CHECKING:` are left out: that block never runs.
+    """
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            stack.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = module.split(".")[: len(module.split(".")) - node.level + is_package]
+                base = ".".join([*parts, *([base] if base else [])])
+            yield base
+            # `from package import name` may name a submodule.
+            yield from (f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Call):
+            function = node.func
+            called = function.attr if isinstance(function, ast.Attribute) else None
+            called = function.id if isinstance(function, ast.Name) else called
+            argument = node.args[0] if node.args else None
+            if (
+                called in DEFERRING_CALLS
+                and isinstance(argument, ast.Constant)
+                and isinstance(argument.value, str)
+            ):
+                yield argument.value
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def handler_modules(handlers: Iterable[str]) -> set[str]:
+    """Our modules the handlers can load, at import time or later, with their packages."""
+    found: set[str] = set()
+    waiting = [handler.rpartition(".")[0] for handler in handlers]
+    while waiting:
+        name = waiting.pop()
+        path = module_file(name)
+        if name in found or path is None:
+            continue
+        found.add(name)
+        parts = name.split(".")
+        waiting.extend(".".join(parts[:end]) for end in range(1, len(parts)))
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+        waiting.extend(_imported_names(tree, name, is_package=path.name == "__init__.py"))
+    return found
+
+
+def own_files() -> Iterator[tuple[str, Path]]:
+    """(archive name, file) for the modules the handlers load and the declared data files."""
+    for name in sorted(handler_modules(handler_strings())):
+        path = module_file(name)
+        assert path is not None
+        yield path.relative_to(ROOT).as_posix(), path
+    for relative in DATA_FILES:
+        yield relative, ROOT / relative
 
 
 def package_files(dependencies: Path) -> Iterator[tuple[str, Path]]:
     """(archive name, file) for every file the zip holds."""
-    for package in PACKAGES:
-        for path in (ROOT / package).rglob("*"):
-            relative = path.relative_to(ROOT).as_posix()
-            if path.is_file() and path.suffix in {".py", ".typed"} and not _skipped(relative):
-                yield relative, path
+    yield from own_files()
     for path in dependencies.rglob("*"):
         relative = path.relative_to(dependencies).as_posix()
         if path.is_file() and not _skipped(relative) and not relative.startswith("bin/"):
@@ -226,11 +310,9 @@ def import_handlers(output: Path, *, with_boto3: bool, work: Path) -> None:
             boto3 = f"boto3=={importlib.metadata.version('boto3')}"
         pip_install([boto3], boto3_dir)
         paths.append(str(boto3_dir))
-    manifest = json.loads(ROUTES_JSON.read_text(encoding="utf-8"))
-    handlers = [function["handler"] for function in manifest["functions"]]
     bootstrap = f"import sys; sys.path[:0] = {paths!r}\n{CHECK}"
     subprocess.run(  # noqa: S603 - our own interpreter and arguments
-        [python, "-I", "-S", "-c", bootstrap, json.dumps(handlers), str(unpacked)],
+        [python, "-I", "-S", "-c", bootstrap, json.dumps(handler_strings()), str(unpacked)],
         check=True,
         env={"LANG": "C.UTF-8"},
         cwd=work,
@@ -257,13 +339,51 @@ def main(argv: list[str] | None = None) -> int:
         check_contents(output, with_boto3=args.with_boto3)
         if not args.no_check:
             import_handlers(output, with_boto3=args.with_boto3, work=work)
+    described = write_description(output, with_boto3=args.with_boto3)
     data = output.read_bytes()
     digest = base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
+    with zipfile.ZipFile(output) as archive:
+        files = len(archive.namelist())
     sys.stdout.write(
-        f"{output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}: "
-        f"{len(data):,} bytes ({len(data) / 1024**2:.2f} MiB), base64 sha256 {digest}\n"
+        f"{_shown(output)}: {len(data):,} bytes ({len(data) / 1024**2:.2f} MiB), "
+        f"{files} files, base64 sha256 {digest}\n"
+        f"{_shown(described)}: what the zip was built for\n"
     )
     return 0
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def description_path(output: Path) -> Path:
+    """The zip's description beside it: `kumocms-lambda.zip` -> `kumocms-lambda.json`."""
+    return output.with_suffix(".json")
+
+
+def write_description(output: Path, *, with_boto3: bool) -> Path:
+    """A JSON file beside the zip saying which runtime it was built for and its hashes.
+
+    `runtime` is the Lambda runtime identifier its wheels and bytecode fit (bytecode of another
+    Python version is ignored, so the zip would still run there, only compiling every module in
+    every cold start); `source_code_hash` is what Terraform's `filebase64sha256()` gives.
+    """
+    data = output.read_bytes()
+    digest = hashlib.sha256(data)
+    description = {
+        "zip": output.name,
+        "runtime": f"python{PYTHON_VERSION}",
+        "python_version": PYTHON_VERSION,
+        "platforms": list(PLATFORMS),
+        "boto3_bundled": with_boto3,
+        "size": len(data),
+        "sha256": digest.hexdigest(),
+        "source_code_hash": base64.b64encode(digest.digest()).decode("ascii"),
+        "handlers": handler_strings(),
+    }
+    path = description_path(output)
+    path.write_text(json.dumps(description, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 if __name__ == "__main__":

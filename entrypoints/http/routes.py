@@ -12,8 +12,7 @@ from collections.abc import Mapping
 import attrs
 
 from entrypoints.http.schema import ObjectSpec, Prop
-from kumocms.model import MAX_RESTORE_DAYS, MIN_RESTORE_DAYS
-from kumocms.rules import MAX_CONTENT_TYPE_LENGTH, MAX_SIZE
+from kumocms.rules import MAX_CONTENT_TYPE_LENGTH, MAX_RESTORE_DAYS, MAX_SIZE, MIN_RESTORE_DAYS
 from kumocms.states import ArchiveState, RestoreTier, StorageClass
 from kumocms.users import MAX_USER_NAME_LENGTH, Permission, Role
 

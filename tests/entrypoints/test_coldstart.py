@@ -21,6 +21,12 @@ import entrypoints.functions.{function}
 print(json.dumps(sorted(name for name in sys.modules if name.startswith("kumocms"))))
 """
 
+ONLY = """
+import json, sys
+import {module}
+print(json.dumps(sorted(name for name in sys.modules if name.startswith("kumocms"))))
+"""
+
 
 def _loaded_by(function: str) -> set[str]:
     result = subprocess.run(
@@ -83,3 +89,31 @@ def test_the_collector_comes_back_when_the_block_fails() -> None:
         assert gc.isenabled()
     finally:
         gc.unfreeze()
+
+
+def test_importing_one_domain_module_builds_no_other() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", ONLY.format(module="kumocms.states")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert set(json.loads(result.stdout)) == {"kumocms", "kumocms.errors", "kumocms.states"}
+
+
+def test_the_authorizer_does_not_build_the_document_model() -> None:
+    assert "kumocms.model" not in _loaded_by("authorizer")
+
+
+def test_every_name_the_domain_package_exports_resolves_lazily() -> None:
+    import kumocms
+
+    names = set(kumocms.__all__) - {"__version__"}
+    assert names == set(kumocms._EXPORTS)
+    for name in sorted(names):
+        value = getattr(kumocms, name)
+        assert value.__module__ == kumocms._EXPORTS[name], name
+    assert set(dir(kumocms)) == set(kumocms.__all__)
+    with pytest.raises(AttributeError):
+        _ = kumocms.no_such_name
