@@ -25,10 +25,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def progress(pytestconfig: pytest.Config) -> Callable[[str], None]:
     """Print a line on the terminal while a long test runs (whatever the capture mode)."""
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
     started = time.monotonic()
 
     def say(message: str) -> None:
-        if reporter is not None:
+        if reporter is None or capture is None:
+            return
+        with capture.global_and_fixture_disabled():  # past fd-level capture, to the terminal
             reporter.write_line(f"  [{time.monotonic() - started:6.1f} s] {message}")
 
     return say
