@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal, Inexact
-from typing import Any, Final, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast
 
 import attrs
 import cattrs
@@ -25,10 +25,12 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from kumocms.ids import DocumentId, UserId
 from kumocms.jsonvalue import JsonObject, JsonValue
 from kumocms.model import Document
-from kumocms.ports import Remembered
 from kumocms.rules import MAX_NUMBER_DIGITS, normalize_metadata
 from kumocms.states import ArchiveState
 from kumocms.users import User
+
+if TYPE_CHECKING:
+    from kumocms.portvalues import Remembered
 
 Item: TypeAlias = dict[str, Any]
 """An item (or key) in the low-level attribute-value format: `{"pk": {"S": "DOC#..."}}`."""
@@ -368,6 +370,8 @@ def remembered_to_item(scope: str, *, fingerprint: str, outcome: str, expires_at
 
 def remembered_from_item(item: Mapping[str, Any]) -> Remembered | None:
     """What the completed request left, or None while the request is in flight."""
+    from kumocms.portvalues import Remembered  # noqa: PLC0415 - off the read path
+
     outcome = item.get(OUTCOME)
     if outcome is None:
         return None

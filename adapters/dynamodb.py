@@ -72,7 +72,7 @@ from kumocms.errors import (
 )
 from kumocms.ids import DocumentId, UserId
 from kumocms.model import Document
-from kumocms.ports import Clock, DocumentPage, IdempotencyClaim, Remembered, UserPage
+from kumocms.ports import Clock, DocumentPage
 from kumocms.states import ArchiveState
 from kumocms.users import User
 
@@ -83,6 +83,8 @@ if TYPE_CHECKING:
         QueryInputTypeDef,
         TransactWriteItemTypeDef,
     )
+
+    from kumocms.portvalues import IdempotencyClaim, Remembered, UserPage
 
 DEFAULT_SHARDS = 16
 MAX_SHARDS = 100  # shard numbers are written with two digits
@@ -543,6 +545,8 @@ class DynamoUserRepository:
 
     def list(self, *, limit: int, cursor: str | None) -> UserPage:
         """Users in id order (one Query on `by_kind`)."""
+        from kumocms.portvalues import UserPage  # noqa: PLC0415 - off the read path
+
         after = None if cursor is None else decode_user_cursor(cursor, scope=USERS_SCOPE)
         if limit < 1:
             return UserPage(items=(), next_cursor=None)
@@ -665,6 +669,8 @@ class DynamoIdempotencyStore:
         self, scope: str, *, fingerprint: str, owner: str, expires_at: datetime
     ) -> Remembered | IdempotencyClaim:
         """Claim `scope` with one conditional PutItem, or say what holds it."""
+        from kumocms.portvalues import IdempotencyClaim  # noqa: PLC0415 - off the read path
+
         now = items.epoch_seconds(self._clock.now())
         with aws_errors("DynamoDB PutItem"):
             try:

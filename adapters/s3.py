@@ -24,22 +24,22 @@ from kumocms.ids import DocumentId
 from kumocms.jsonvalue import JsonObject, dumps_json, loads_json
 from kumocms.keys import ContentRef, content_key, sidecar_key
 from kumocms.model import ContentDeclaration, StoredContent, UploadMode
-from kumocms.ports import (
-    Clock,
-    CompletedPart,
-    ObjectInfo,
-    PartUrl,
-    PresignedUrl,
-    RestoreOutcome,
-    RestoreStatus,
-    UploadTarget,
-)
+from kumocms.ports import Clock, PresignedUrl
 from kumocms.rules import normalize_metadata
 from kumocms.states import RestoreTier, StorageClass
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
+    from kumocms.portvalues import (
+        CompletedPart,
+        ObjectInfo,
+        PartUrl,
+        RestoreOutcome,
+        RestoreStatus,
+        UploadTarget,
+    )
 
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 """SigV4 presigned URLs live at most seven days; S3 refuses a longer `X-Amz-Expires`."""
@@ -162,6 +162,8 @@ class S3BlobStore:
         Raises:
             ValueError: `mode` is neither PUT nor POST (a programming error).
         """
+        from kumocms.portvalues import UploadTarget  # noqa: PLC0415 - off the read path
+
         seconds, expires_at = self._lifetime(expires_in)
         key = content_key(ref)
         if mode is UploadMode.PUT:
@@ -221,6 +223,8 @@ class S3BlobStore:
         expires_in: timedelta,
     ) -> tuple[tuple[PartUrl, ...], datetime]:
         """Fresh part URLs (no request to S3); callable again whenever URLs run out."""
+        from kumocms.portvalues import PartUrl  # noqa: PLC0415 - off the read path
+
         seconds, expires_at = self._lifetime(expires_in)
         key = content_key(ref)
         with aws_errors("S3 presign UploadPart"):
@@ -291,6 +295,8 @@ class S3BlobStore:
 
     def inspect(self, ref: ContentRef) -> ObjectInfo | None:
         """Size, full-object SHA-256, storage class and restore status; None when absent."""
+        from kumocms.portvalues import ObjectInfo  # noqa: PLC0415 - off the read path
+
         head = self._head(content_key(ref))
         if head is None:
             return None
@@ -358,6 +364,8 @@ class S3BlobStore:
             InvalidRestoreRequestError: the tier does not exist for the object's class.
             DependencyError: the object is missing or not archived, or S3 failed.
         """
+        from kumocms.portvalues import RestoreOutcome  # noqa: PLC0415 - off the read path
+
         key = content_key(ref)
         head = self._require_head(key)
         storage_class = _storage_class(head)
@@ -540,6 +548,8 @@ def parse_restore(header: str | None) -> RestoreStatus | None:
     Forms: `ongoing-request="true"` and
     `ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"`.
     """
+    from kumocms.portvalues import RestoreStatus  # noqa: PLC0415 - off the read path
+
     if not header:
         return None
     ongoing = _ONGOING.search(header)

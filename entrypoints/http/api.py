@@ -24,7 +24,6 @@ from entrypoints.http.problems import HttpError, describe
 from entrypoints.observability import configure_logging, get_logger, invocation
 from kumocms.errors import AuthenticationError, KumoError
 from kumocms.jsonvalue import dumps_json, loads_json
-from kumocms.ports import IdempotencyClaim, Remembered
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 IN_FLIGHT_LEASE = timedelta(minutes=5)
@@ -91,6 +90,8 @@ def _dispatch(request: HttpRequest, runtime: Runtime, served: set[tuple[str, str
 
 def _idempotent(call: Call, operation: Callable[[Call], HttpResponse]) -> HttpResponse:
     """Run a POST at most once per (user, method, path, Idempotency-Key) for 24 hours."""
+    from kumocms.portvalues import IdempotencyClaim, Remembered  # noqa: PLC0415 - off the read path
+
     request = call.request
     key = request.headers.get("idempotency-key", "")
     if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isascii() or not key.isprintable():

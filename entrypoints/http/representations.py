@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
 from entrypoints.http.routes import ULID_PATTERN
 from kumocms.model import Document, RestoreInfo
-from kumocms.ports import PartUrl, PresignedUrl, UploadTarget
+from kumocms.ports import PresignedUrl
 from kumocms.rules import metadata_to_plain
 from kumocms.states import ArchiveState, RestoreTier, StorageClass
 from kumocms.usecases.common import DocumentView
 from kumocms.users import Role, User
+
+if TYPE_CHECKING:
+    from kumocms.portvalues import PartUrl, UploadTarget
 
 Source = TypeVar("Source")
 TIME: Mapping[str, Any] = {"type": "string", "format": "date-time"}

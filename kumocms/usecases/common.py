@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
@@ -16,7 +16,10 @@ from kumocms.errors import (
 from kumocms.ids import DocumentId
 from kumocms.keys import ContentRef
 from kumocms.model import Changed, Document
-from kumocms.ports import Ports, PresignedUrl, UploadTarget
+from kumocms.ports import Ports, PresignedUrl
+
+if TYPE_CHECKING:
+    from kumocms.portvalues import UploadTarget
 
 T = TypeVar("T")
 

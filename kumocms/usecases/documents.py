@@ -34,7 +34,7 @@ from kumocms.model import (
     UploadMode,
     plan_part_size,
 )
-from kumocms.ports import DocumentPage, PartUrl, Ports, PresignedUrl, UploadTarget
+from kumocms.ports import DocumentPage, Ports, PresignedUrl
 from kumocms.rules import (
     normalize_metadata,
     sanitize_file_name,
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
         UpdateMetadata,
         UploadDocument,
     )
+    from kumocms.portvalues import PartUrl, UploadTarget
     from kumocms.usecases import ingest
 else:  # the write side's types and the ingest rules load when a write first needs them
     commands = Deferred("kumocms.commands")
@@ -444,6 +445,8 @@ def _declare_presigned(command: UploadDocument) -> ContentDeclaration:
 def _prepare_upload(
     ports: Ports, ref: ContentRef, declared: ContentDeclaration, now: datetime
 ) -> tuple[PendingUpload, UploadTarget]:
+    from kumocms.portvalues import UploadTarget  # noqa: PLC0415 - off the read path
+
     settings = ports.settings
     expires_at = now + settings.pending_upload_ttl
     if declared.size > settings.multipart_threshold:
