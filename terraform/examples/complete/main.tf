@@ -27,6 +27,7 @@ provider "aws" {
       lambda     = endpoints.value
       logs       = endpoints.value
       s3         = endpoints.value
+      sns        = endpoints.value
       sqs        = endpoints.value
       sts        = endpoints.value
       wafv2      = endpoints.value

@@ -58,6 +58,7 @@ locals {
   optional_environment = {
     LOG_LEVEL                  = var.log_level
     SERVICE_NAME               = var.name_prefix
+    METRICS_NAMESPACE          = local.metrics_namespace
     LIST_SHARDS                = tostring(var.list_shards)
     PRESIGN_TTL_SECONDS        = var.presign_ttl_seconds == null ? null : tostring(var.presign_ttl_seconds)
     DIRECT_UPLOAD_LIMIT        = var.direct_upload_limit == null ? null : tostring(var.direct_upload_limit)

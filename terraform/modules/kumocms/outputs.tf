@@ -65,3 +65,18 @@ output "log_group_names" {
     { api_access = aws_cloudwatch_log_group.api_access.name },
   )
 }
+
+output "alarm_topic_arn" {
+  description = "The SNS topic every alarm notifies (null when create_alarms or create_alarm_topic is false)."
+  value       = one(aws_sns_topic.alarms[*].arn)
+}
+
+output "dashboard_name" {
+  description = "The stack's CloudWatch dashboard (null when create_dashboard is false)."
+  value       = one(aws_cloudwatch_dashboard.this[*].dashboard_name)
+}
+
+output "metrics_namespace" {
+  description = "CloudWatch namespace of the functions' own metrics (AuthFailures, EventsNotPublished, event counts)."
+  value       = local.metrics_namespace
+}

@@ -456,22 +456,166 @@ variable "reconcile_schedule" {
   }
 }
 
-# ---- alarms -------------------------------------------------------------------------------------
+# ---- alarms and dashboard -------------------------------------------------------------------------
 
 variable "create_alarms" {
-  description = "Create the CloudWatch alarms (queue depth and age, function errors and throttles, API 5XX)."
+  description = "Create the CloudWatch alarms (queue depth and age, function error rates and throttles, the authorizer's real failures and rejected keys, lost domain events, DynamoDB throttles, the API's 5XX rate)."
   type        = bool
   default     = true
 }
 
+variable "create_alarm_topic" {
+  description = "Create the SNS topic every alarm notifies (output alarm_topic_arn; subscribe the on-call to it). alarm_actions are notified as well."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_topic_kms_key_arn" {
+  description = "Customer managed KMS key for the alarm topic; its key policy must let cloudwatch.amazonaws.com use it (kms:Decrypt, kms:GenerateDataKey*), or CloudWatch cannot publish. null leaves the topic unencrypted (it carries alarm names and states only)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.alarm_topic_kms_key_arn))
+    error_message = "alarm_topic_kms_key_arn must be the ARN of a KMS key."
+  }
+}
+
 variable "alarm_actions" {
-  description = "SNS topic ARNs notified when an alarm fires and when it recovers."
+  description = "More SNS topic ARNs notified when an alarm fires and when it recovers (besides the module's own topic)."
   type        = list(string)
   default     = []
 
   validation {
     condition     = alltrue([for arn in var.alarm_actions : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:.+$", arn))])
     error_message = "alarm_actions must be SNS topic ARNs."
+  }
+}
+
+variable "create_dashboard" {
+  description = "Create a CloudWatch dashboard for the stack, named <name_prefix>-<region> (dashboard names are account-wide)."
+  type        = bool
+  default     = true
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the functions' own metrics (METRICS_NAMESPACE: rejected keys, lost domain events, event counts); null uses KumoCMS/<name_prefix>, so two stacks in one account and region never mix their metrics."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.metrics_namespace == null || try(can(regex("^[A-Za-z0-9._/#: -]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/"), false)
+    error_message = "metrics_namespace must be 1-255 characters of letters, digits and . _ / # : - or space, and must not start with AWS/."
+  }
+}
+
+variable "alarm_window_seconds" {
+  description = "Window (one alarm period) over which the rate and count alarms are evaluated: the API's 5XX rate, function error rates (scheduled functions: one hour), throttles, rejected keys, lost events."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.alarm_window_seconds >= 60 && var.alarm_window_seconds <= 86400 && var.alarm_window_seconds % 60 == 0
+    error_message = "alarm_window_seconds must be a multiple of 60 from 60 to 86400."
+  }
+}
+
+variable "api_5xx_rate_threshold_percent" {
+  description = "Alarm when more than this share (%) of the API's requests in the window answered 5XX."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.api_5xx_rate_threshold_percent >= 0 && var.api_5xx_rate_threshold_percent < 100
+    error_message = "api_5xx_rate_threshold_percent must be from 0 to below 100."
+  }
+}
+
+variable "api_5xx_min_requests" {
+  description = "Below this many requests in the window the 5XX rate alarm stays quiet (one 503 of three requests is not an outage)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.api_5xx_min_requests >= 1
+    error_message = "api_5xx_min_requests must be at least 1."
+  }
+}
+
+variable "function_error_rate_threshold_percent" {
+  description = "Alarm when more than this share (%) of an HTTP, authorizer or ingest function's invocations in the window failed (for the authorizer, rejected keys do not count)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.function_error_rate_threshold_percent >= 0 && var.function_error_rate_threshold_percent < 100
+    error_message = "function_error_rate_threshold_percent must be from 0 to below 100."
+  }
+}
+
+variable "function_error_min_invocations" {
+  description = "Below this many invocations in the window a function's error rate alarm stays quiet."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.function_error_min_invocations >= 1
+    error_message = "function_error_min_invocations must be at least 1."
+  }
+}
+
+variable "scheduled_error_rate_threshold_percent" {
+  description = "Alarm when more than this share (%) of dlq_retry's or reconcile's invocations in an hour failed. Lambda retries a failed scheduled run twice, so above 50 % means runs fail even after their retries."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.scheduled_error_rate_threshold_percent >= 0 && var.scheduled_error_rate_threshold_percent < 100
+    error_message = "scheduled_error_rate_threshold_percent must be from 0 to below 100."
+  }
+}
+
+variable "function_throttle_threshold" {
+  description = "Alarm when more than this many invocations of one function were throttled in the window."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.function_throttle_threshold >= 0
+    error_message = "function_throttle_threshold must not be negative."
+  }
+}
+
+variable "authorizer_rejection_threshold" {
+  description = "Alarm when more than this many requests in the window carried a missing, unknown, disabled or revoked key (key guessing, or a client on a rotated key). Single typos and scanners stay below it."
+  type        = number
+  default     = 500
+
+  validation {
+    condition     = var.authorizer_rejection_threshold >= 0
+    error_message = "authorizer_rejection_threshold must not be negative."
+  }
+}
+
+variable "events_not_published_threshold" {
+  description = "Alarm when more than this many domain events were lost (EventsNotPublished) in the window; 0: any lost event."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.events_not_published_threshold >= 0
+    error_message = "events_not_published_threshold must not be negative."
+  }
+}
+
+variable "dynamodb_throttle_threshold" {
+  description = "Alarm when a table and its indexes saw more than this many read or write throttle events in the window (botocore retries them; a steady stream means a hot partition)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.dynamodb_throttle_threshold >= 0
+    error_message = "dynamodb_throttle_threshold must not be negative."
   }
 }
 

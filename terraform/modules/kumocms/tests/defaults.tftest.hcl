@@ -333,38 +333,6 @@ run "one_function_per_manifest_entry" {
   }
 }
 
-run "alarms_watch_queues_functions_and_api" {
-  command = apply
-
-  assert {
-    condition = (
-      aws_cloudwatch_metric_alarm.queue_depth["ingest_dlq"].metric_name == "ApproximateNumberOfMessagesVisible" &&
-      aws_cloudwatch_metric_alarm.queue_depth["parking"].threshold == 0 &&
-      aws_cloudwatch_metric_alarm.queue_depth["parking"].comparison_operator == "GreaterThanThreshold"
-    )
-    error_message = "The DLQ and the parking queue alarm as soon as they hold a message."
-  }
-
-  assert {
-    condition     = length(aws_cloudwatch_metric_alarm.queue_age) == 3 && aws_cloudwatch_metric_alarm.queue_age["parking"].metric_name == "ApproximateAgeOfOldestMessage"
-    error_message = "Old messages in the ingest queue, the DLQ and the parking queue alarm."
-  }
-
-  assert {
-    condition = alltrue(flatten([
-      for name in keys(aws_lambda_function.this) : [
-        for metric in ["Errors", "Throttles"] : aws_cloudwatch_metric_alarm.function["${name}-${metric}"].dimensions.FunctionName == aws_lambda_function.this[name].function_name
-      ]
-    ]))
-    error_message = "Every function has an Errors and a Throttles alarm."
-  }
-
-  assert {
-    condition     = aws_cloudwatch_metric_alarm.api_5xx[0].metric_name == "5XXError"
-    error_message = "The API alarms on 5XX responses."
-  }
-}
-
 run "users_role_touches_only_idempotency_items_of_the_documents_table" {
   command = plan
 
