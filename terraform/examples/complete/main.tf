@@ -49,7 +49,9 @@ module "kumocms" {
   xray_tracing                 = var.xray_tracing
   reserved_concurrency         = var.reserved_concurrency
   authorizer_cache_ttl_seconds = var.authorizer_cache_ttl_seconds
-  manage_api_gateway_account   = var.manage_api_gateway_account
+  api_gateway_account_id       = one(aws_api_gateway_account.this[*].id)
+  permissions_boundary         = var.permissions_boundary
+  iam_role_path                = var.iam_role_path
   deletion_protection          = var.deletion_protection
   force_destroy                = var.force_destroy
   tags                         = var.tags

@@ -65,9 +65,21 @@ variable "authorizer_cache_ttl_seconds" {
 }
 
 variable "manage_api_gateway_account" {
-  description = "Create the account-wide API Gateway CloudWatch Logs role (once per account and region)."
+  description = "Own API Gateway's account-wide CloudWatch Logs role setting (one per account and region, shared by every REST API there; stage access logging needs it). Destroying this root then clears it for the whole region (reset_on_delete). Set false where another stack or the account baseline already owns it."
   type        = bool
   default     = true
+}
+
+variable "permissions_boundary" {
+  description = "Managed policy ARN set as the permissions boundary of every role (the module's and the API Gateway logging role)."
+  type        = string
+  default     = null
+}
+
+variable "iam_role_path" {
+  description = "Path of every IAM role."
+  type        = string
+  default     = "/"
 }
 
 variable "deletion_protection" {

@@ -22,10 +22,19 @@ data "aws_iam_policy_document" "lambda_assume" {
 resource "aws_iam_role" "function" {
   for_each = local.functions
 
-  name               = "${local.function_names[each.key]}-role"
-  description        = "Least-privilege role of the ${each.key} function."
-  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
-  tags               = local.common_tags
+  name                 = local.role_names[each.key]
+  path                 = var.iam_role_path
+  permissions_boundary = var.permissions_boundary
+  description          = "Least-privilege role of the ${each.key} function."
+  assume_role_policy   = data.aws_iam_policy_document.lambda_assume.json
+  tags                 = local.common_tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.role_names[each.key]) <= 64
+      error_message = "The role name ${local.role_names[each.key]} is longer than IAM's 64 characters; shorten name_prefix."
+    }
+  }
 }
 
 data "aws_iam_policy_document" "function" {

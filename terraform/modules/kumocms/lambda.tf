@@ -13,7 +13,7 @@ resource "aws_cloudwatch_log_group" "function" {
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:Only dlq_retry and reconcile are invoked asynchronously (by schedules); a lost run is repeated by the next tick, and every other function is invoked synchronously or by an event source mapping, where a function DLQ does not apply.
   #checkov:skip=CKV_AWS_117:The functions reach only AWS APIs (S3, DynamoDB, EventBridge, SQS); a VPC would add NAT or endpoints and cold-start latency without isolating anything.
-  #checkov:skip=CKV_AWS_272:The zip is built reproducibly by `nox -s package` and attached to the release; Lambda code signing needs an AWS Signer profile the operator may add.
+  #checkov:skip=CKV_AWS_272:Code signing is the code_signing_config_arn input (off by default: it needs an AWS Signer profile and a signed zip); the unsigned zip is built reproducibly by `nox -s package` and attached to the release.
   for_each = local.functions
 
   function_name    = local.function_names[each.key]
@@ -28,6 +28,8 @@ resource "aws_lambda_function" "this" {
   timeout          = local.timeouts[each.key]
   publish          = var.snap_start
   kms_key_arn      = var.kms_key_arn
+
+  code_signing_config_arn = var.code_signing_config_arn
 
   reserved_concurrent_executions = lookup(var.reserved_concurrency, each.key, -1)
 

@@ -35,6 +35,11 @@ locals {
   kms_enabled = var.kms_key_arn != null
   cors        = length(var.cors_allowed_origins) > 0
 
+  region = data.aws_region.current.name
+
+  # IAM role names are account-wide: the region keeps two regions' stacks of one prefix apart.
+  role_names = { for name in keys(local.functions) : name => "${local.function_names[name]}-${local.region}" }
+
   bucket_name = coalesce(var.bucket_name, "${var.name_prefix}-documents-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}")
 
   ingest_visibility_timeout = coalesce(var.ingest_queue_visibility_timeout_seconds, 6 * local.timeouts["ingest"])

@@ -1,7 +1,7 @@
 # ---- naming, artifact, runtime --------------------------------------------------------------
 
 variable "name_prefix" {
-  description = "Prefix of every resource name (the custom event bus is named exactly this). Lower-case letters, digits and hyphens, 3-32 characters, starting with a letter."
+  description = "Prefix of every resource name (the custom event bus is named exactly this). Lower-case letters, digits and hyphens, 3-32 characters, starting with a letter. With bucket_name null the derived bucket name (<name_prefix>-documents-<account id>-<region>) must fit S3's 63 characters: at most 25 characters in every region (a plan-time precondition checks the real length)."
   type        = string
   default     = "kumocms"
 
@@ -19,6 +19,39 @@ variable "bucket_name" {
   validation {
     condition     = var.bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name))
     error_message = "bucket_name must be a valid S3 bucket name (3-63 characters of a-z, 0-9, '.' and '-')."
+  }
+}
+
+variable "iam_role_path" {
+  description = "Path of every IAM role the module creates (organisations often reserve a path for workload roles)."
+  type        = string
+  default     = "/"
+
+  validation {
+    condition     = can(regex("^/([\\x21-\\x7E]{0,510}/)?$", var.iam_role_path))
+    error_message = "iam_role_path must start and end with '/' (e.g. /kumocms/), at most 512 characters."
+  }
+}
+
+variable "permissions_boundary" {
+  description = "ARN of a managed policy set as the permissions boundary of every IAM role the module creates (required by many organisations before a role may be created); null sets none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", var.permissions_boundary))
+    error_message = "permissions_boundary must be the ARN of an IAM managed policy (arn:aws:iam::<account>:policy/<path/name>)."
+  }
+}
+
+variable "code_signing_config_arn" {
+  description = "ARN of an aws_lambda_code_signing_config (AWS Signer profiles) enforced on every function; null deploys the zip unsigned. With one set, lambda_zip must be the signed package Signer produced."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.code_signing_config_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:code-signing-config:csc-[a-z0-9]{17}$", var.code_signing_config_arn))
+    error_message = "code_signing_config_arn must be a Lambda code signing config ARN (arn:aws:lambda:<region>:<account>:code-signing-config:csc-...)."
   }
 }
 
@@ -360,10 +393,10 @@ variable "api_throttling_rate_limit" {
   }
 }
 
-variable "manage_api_gateway_account" {
-  description = "Create the account-wide API Gateway CloudWatch Logs role (aws_api_gateway_account). Access logging needs it once per account and region; leave false when another stack already sets it."
-  type        = bool
-  default     = false
+variable "api_gateway_account_id" {
+  description = "id of the root's aws_api_gateway_account (API Gateway's account-wide CloudWatch Logs role, which stage access logging needs); the stage waits for it. The module never manages that region-wide setting itself: see examples/complete/api_gateway_account.tf, and leave this null where the account already has the setting (aws apigateway get-account shows cloudwatchRoleArn)."
+  type        = string
+  default     = null
 }
 
 variable "waf_web_acl_arn" {
