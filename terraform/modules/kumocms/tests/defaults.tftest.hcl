@@ -308,16 +308,21 @@ run "one_function_per_manifest_entry" {
   }
 
   assert {
-    condition = alltrue([
-      for name, document in data.aws_iam_policy_document.function :
-      !anytrue([for statement in document.statement : startswith(statement.sid, "Kms") || startswith(statement.sid, "XRay")])
-    ])
+    condition = (
+      length(data.aws_iam_policy_document.kms_key) == 0 &&
+      alltrue([for document in data.aws_iam_policy_document.function : length(document.source_policy_documents) == 1])
+    )
     error_message = "Without a key or tracing no role gets KMS or X-Ray actions."
   }
 
   assert {
+    condition     = alltrue([for name, document in data.aws_iam_policy_document.function : document.source_policy_documents == tolist([local.function_policy_documents[name].json])])
+    error_message = "Each role's policy is its function's written-out document."
+  }
+
+  assert {
     condition = anytrue([
-      for statement in data.aws_iam_policy_document.function["ingest"].statement :
+      for statement in local.function_policy_documents["ingest"].statement :
       statement.sid == "EventSourceMapping" && contains(statement.actions, "sqs:ReceiveMessage") && statement.resources == toset([aws_sqs_queue.ingest.arn])
     ])
     error_message = "The ingest role lets its event source mapping read the ingest queue."
@@ -325,8 +330,8 @@ run "one_function_per_manifest_entry" {
 
   assert {
     condition = alltrue([
-      for name, document in data.aws_iam_policy_document.function : alltrue([
-        for statement in document.statement : !contains(statement.resources, "*") || startswith(statement.sid, "XRay")
+      for name, document in local.function_policy_documents : alltrue([
+        for statement in document.statement : !contains(statement.resources, "*")
       ])
     ])
     error_message = "No statement grants on every resource."
@@ -338,7 +343,7 @@ run "users_role_touches_only_idempotency_items_of_the_documents_table" {
 
   assert {
     condition = anytrue([
-      for statement in data.aws_iam_policy_document.function["users"].statement :
+      for statement in local.function_policy_documents["users"].statement :
       statement.sid == "IdempotencyRecords" && anytrue([
         for condition in statement.condition :
         condition.variable == "dynamodb:LeadingKeys" && contains(condition.values, "IDEM#*")
