@@ -42,7 +42,14 @@ locals {
 
   bucket_name = coalesce(var.bucket_name, "${var.name_prefix}-documents-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}")
 
-  ingest_visibility_timeout = coalesce(var.ingest_queue_visibility_timeout_seconds, 6 * local.timeouts["ingest"])
+  # AWS: at least six times the function's timeout plus the batching window, or messages are
+  # delivered again while a batch is still gathering or being processed.
+  ingest_minimum_visibility = 6 * local.timeouts["ingest"] + var.ingest_batching_window_seconds
+  ingest_visibility_timeout = coalesce(var.ingest_queue_visibility_timeout_seconds, local.ingest_minimum_visibility)
+
+  # dlq_retry receives ten messages at a time and works through them one by one, for up to its
+  # whole timeout: a message received at the start must stay hidden until the run ends.
+  ingest_dlq_visibility_timeout = coalesce(var.ingest_dlq_visibility_timeout_seconds, local.timeouts["dlq_retry"])
 
   common_tags = merge(var.tags, { "kumocms:stack" = var.name_prefix })
 

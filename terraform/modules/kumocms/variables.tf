@@ -446,13 +446,24 @@ variable "ingest_maximum_concurrency" {
 }
 
 variable "ingest_queue_visibility_timeout_seconds" {
-  description = "Visibility timeout of the ingest queue; null uses 6x the ingest function's timeout, the minimum AWS recommends for an event source mapping."
+  description = "Visibility timeout of the ingest queue; null uses 6x the ingest function's timeout plus ingest_batching_window_seconds, the minimum AWS recommends for an event source mapping (and a precondition enforces)."
   type        = number
   default     = null
 
   validation {
     condition     = var.ingest_queue_visibility_timeout_seconds == null || try(var.ingest_queue_visibility_timeout_seconds >= 0 && var.ingest_queue_visibility_timeout_seconds <= 43200, false)
     error_message = "ingest_queue_visibility_timeout_seconds must be from 0 to 43200."
+  }
+}
+
+variable "ingest_dlq_visibility_timeout_seconds" {
+  description = "Visibility timeout of the ingest DLQ; null uses dlq_retry's timeout (it receives ten messages at once and re-drives them one by one, so a shorter timeout shows messages again mid-run). A precondition refuses less."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.ingest_dlq_visibility_timeout_seconds == null || try(var.ingest_dlq_visibility_timeout_seconds >= 0 && var.ingest_dlq_visibility_timeout_seconds <= 43200, false)
+    error_message = "ingest_dlq_visibility_timeout_seconds must be from 0 to 43200."
   }
 }
 

@@ -43,6 +43,53 @@ run "visibility_timeout_follows_the_ingest_timeout" {
   }
 }
 
+run "ingest_visibility_counts_the_batching_window" {
+  command = plan
+
+  variables {
+    ingest_batching_window_seconds = 30
+  }
+
+  assert {
+    condition     = aws_sqs_queue.ingest.visibility_timeout_seconds == 390
+    error_message = "By default the visibility timeout is 6x the ingest timeout plus the batching window."
+  }
+}
+
+run "ingest_visibility_below_six_timeouts_plus_the_window" {
+  command = plan
+
+  variables {
+    ingest_batching_window_seconds          = 30
+    ingest_queue_visibility_timeout_seconds = 360
+  }
+
+  expect_failures = [aws_sqs_queue.ingest]
+}
+
+run "dlq_visibility_covers_a_dlq_retry_run" {
+  command = plan
+
+  variables {
+    timeouts = { dlq_retry = 600 }
+  }
+
+  assert {
+    condition     = aws_sqs_queue.ingest_dlq.visibility_timeout_seconds == 600
+    error_message = "The DLQ hides a received message for as long as a dlq_retry run may last."
+  }
+}
+
+run "dlq_visibility_shorter_than_a_dlq_retry_run" {
+  command = plan
+
+  variables {
+    ingest_dlq_visibility_timeout_seconds = 30
+  }
+
+  expect_failures = [aws_sqs_queue.ingest_dlq]
+}
+
 run "http_functions_answer_within_api_gateway_limit" {
   command = plan
 
