@@ -41,6 +41,7 @@ module "kumocms" {
   name_prefix                  = var.name_prefix
   lambda_zip                   = var.lambda_zip
   lambda_zip_hash              = filebase64sha256(var.lambda_zip)
+  lambda_zip_runtimes          = var.lambda_zip_runtimes
   cors_allowed_origins         = var.cors_allowed_origins
   kms_key_arn                  = var.kms_key_arn
   alarm_actions                = var.alarm_actions

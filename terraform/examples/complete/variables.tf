@@ -16,6 +16,12 @@ variable "lambda_zip" {
   default     = "../../../dist/kumocms-lambda.zip"
 }
 
+variable "lambda_zip_runtimes" {
+  description = "The runtimes the package was built for (what its build manifest states); the module refuses any other."
+  type        = list(string)
+  default     = ["python3.13"]
+}
+
 variable "cors_allowed_origins" {
   description = "Browser origins allowed to call the API and upload to the bucket."
   type        = list(string)

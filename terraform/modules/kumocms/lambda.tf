@@ -10,6 +10,22 @@ resource "aws_cloudwatch_log_group" "function" {
   tags              = local.common_tags
 }
 
+# The zip holds bytecode compiled for one Python version: deploying it to another runtime works but
+# recompiles every module at every cold start. The plan fails instead.
+resource "terraform_data" "lambda_package" {
+  input = {
+    runtime = var.runtime
+    built   = var.lambda_zip_runtimes
+  }
+
+  lifecycle {
+    precondition {
+      condition     = contains(var.lambda_zip_runtimes, var.runtime)
+      error_message = "runtime ${var.runtime} is not a runtime the zip was built for (${join(", ", var.lambda_zip_runtimes)}): build the package for it, or deploy one of those."
+    }
+  }
+}
+
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:Only dlq_retry and reconcile are invoked asynchronously (by schedules); a lost run is repeated by the next tick, and every other function is invoked synchronously or by an event source mapping, where a function DLQ does not apply.
   #checkov:skip=CKV_AWS_117:The functions reach only AWS APIs (S3, DynamoDB, EventBridge, SQS); a VPC would add NAT or endpoints and cold-start latency without isolating anything.
@@ -60,6 +76,7 @@ resource "aws_lambda_function" "this" {
   depends_on = [
     aws_cloudwatch_log_group.function,
     aws_iam_role_policy.function,
+    terraform_data.lambda_package,
   ]
 }
 

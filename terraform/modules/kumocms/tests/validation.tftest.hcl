@@ -19,6 +19,30 @@ run "runtime_python314_needs_a_newer_provider" {
   expect_failures = [var.runtime]
 }
 
+run "a_runtime_the_zip_was_not_built_for_fails_the_plan" {
+  command = plan
+
+  variables {
+    runtime = "python3.12"
+  }
+
+  expect_failures = [terraform_data.lambda_package]
+}
+
+run "a_zip_built_for_python312_deploys_on_python312" {
+  command = plan
+
+  variables {
+    runtime             = "python3.12"
+    lambda_zip_runtimes = ["python3.12"]
+  }
+
+  assert {
+    condition     = alltrue([for function in aws_lambda_function.this : function.runtime == "python3.12"])
+    error_message = "A runtime the zip was built for deploys."
+  }
+}
+
 run "ingest_visibility_timeout_below_six_times_the_timeout" {
   command = plan
 
