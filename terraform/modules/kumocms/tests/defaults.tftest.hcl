@@ -352,3 +352,24 @@ run "users_role_touches_only_idempotency_items_of_the_documents_table" {
     error_message = "The users role may write only IDEM# items of the documents table."
   }
 }
+
+run "outputs_carry_arns" {
+  command = apply
+
+  assert {
+    condition = (
+      output.bucket_arn == aws_s3_bucket.documents.arn &&
+      output.documents_table_arn == aws_dynamodb_table.documents.arn &&
+      output.users_table_arn == aws_dynamodb_table.users.arn &&
+      output.ingest_queue_arn == aws_sqs_queue.ingest.arn &&
+      output.ingest_dlq_arn == aws_sqs_queue.ingest_dlq.arn &&
+      output.parking_queue_arn == aws_sqs_queue.parking.arn &&
+      output.api_stage_arn == aws_api_gateway_stage.this.arn &&
+      output.api_execution_arn == aws_api_gateway_rest_api.this.execution_arn &&
+      keys(output.function_arns) == keys(aws_lambda_function.this) &&
+      length(output.function_alias_arns) == 0 &&
+      output.alarm_topic_arn == aws_sns_topic.alarms[0].arn
+    )
+    error_message = "Bucket, tables, queues, stage, execution ARN, functions and the alarm topic are outputs."
+  }
+}
