@@ -384,6 +384,36 @@ resource "aws_api_gateway_method_settings" "all" {
   }
 }
 
+# ---- an optional custom domain (regional, with an ACM certificate of the same region) ----------
+
+resource "aws_api_gateway_domain_name" "this" {
+  count = var.custom_domain_name == null ? 0 : 1
+
+  domain_name              = var.custom_domain_name
+  regional_certificate_arn = var.custom_domain_certificate_arn
+  security_policy          = "TLS_1_2"
+  tags                     = local.common_tags
+
+  endpoint_configuration {
+    types = ["REGIONAL"]
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.custom_domain_certificate_arn != null
+      error_message = "custom_domain_name needs custom_domain_certificate_arn (an ACM certificate in the API's region)."
+    }
+  }
+}
+
+resource "aws_api_gateway_base_path_mapping" "this" {
+  count = length(aws_api_gateway_domain_name.this)
+
+  api_id      = aws_api_gateway_rest_api.this.id
+  stage_name  = aws_api_gateway_stage.this.stage_name
+  domain_name = aws_api_gateway_domain_name.this[0].domain_name
+}
+
 resource "aws_wafv2_web_acl_association" "api" {
   count = var.waf_web_acl_arn == null ? 0 : 1
 

@@ -42,7 +42,7 @@ resource "aws_lambda_function" "this" {
   source_code_hash = var.lambda_zip_hash
   memory_size      = local.memory[each.key]
   timeout          = local.timeouts[each.key]
-  publish          = var.snap_start
+  publish          = local.use_alias
   kms_key_arn      = var.kms_key_arn
 
   code_signing_config_arn = var.code_signing_config_arn
@@ -81,12 +81,29 @@ resource "aws_lambda_function" "this" {
 }
 
 resource "aws_lambda_alias" "live" {
-  for_each = var.snap_start ? local.functions : {}
+  for_each = local.use_alias ? local.functions : {}
 
   name             = "live"
-  description      = "The published version SnapStart restores; everything invokes this alias."
+  description      = "The published version everything invokes (SnapStart restores it; provisioned concurrency keeps it warm)."
   function_name    = aws_lambda_function.this[each.key].function_name
   function_version = aws_lambda_function.this[each.key].version
+}
+
+# ---- provisioned concurrency (on the alias `live`) ----------------------------------------------
+
+resource "aws_lambda_provisioned_concurrency_config" "live" {
+  for_each = var.provisioned_concurrency
+
+  function_name                     = aws_lambda_function.this[each.key].function_name
+  qualifier                         = aws_lambda_alias.live[each.key].name
+  provisioned_concurrent_executions = each.value
+
+  lifecycle {
+    precondition {
+      condition     = lookup(var.reserved_concurrency, each.key, -1) == -1 || each.value <= lookup(var.reserved_concurrency, each.key, -1)
+      error_message = "Provisioned concurrency of ${each.key} cannot exceed its reserved concurrency."
+    }
+  }
 }
 
 # ---- the ingest queue drives the ingest function ------------------------------------------------

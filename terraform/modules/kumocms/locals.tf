@@ -112,16 +112,18 @@ locals {
     "*"                         = "*"
   }
 
-  # ---- what invokes a function: its alias `live` under SnapStart, else $LATEST ----------------
+  # ---- what invokes a function: its alias `live` under SnapStart or provisioned concurrency, ----
+  # ---- else $LATEST -----------------------------------------------------------------------------
+  use_alias = var.snap_start || length(var.provisioned_concurrency) > 0
   function_invoke_arns = {
     for name in keys(local.functions) : name => (
-      var.snap_start ? aws_lambda_alias.live[name].invoke_arn : aws_lambda_function.this[name].invoke_arn
+      local.use_alias ? aws_lambda_alias.live[name].invoke_arn : aws_lambda_function.this[name].invoke_arn
     )
   }
   function_target_arns = {
     for name in keys(local.functions) : name => (
-      var.snap_start ? aws_lambda_alias.live[name].arn : aws_lambda_function.this[name].arn
+      local.use_alias ? aws_lambda_alias.live[name].arn : aws_lambda_function.this[name].arn
     )
   }
-  function_qualifier = var.snap_start ? "live" : null
+  function_qualifier = local.use_alias ? "live" : null
 }

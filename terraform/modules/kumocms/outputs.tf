@@ -130,3 +130,18 @@ output "function_alias_arns" {
   description = "ARN of the alias `live` per function: what API Gateway, the event source mapping and the schedules invoke when SnapStart or provisioned concurrency is on; empty otherwise (they invoke $LATEST)."
   value       = { for name, alias in aws_lambda_alias.live : name => alias.arn }
 }
+
+output "documents_table_stream_arn" {
+  description = "ARN of the documents table's stream (null while documents_table_stream_view_type is null)."
+  value       = var.documents_table_stream_view_type == null ? null : aws_dynamodb_table.documents.stream_arn
+}
+
+output "custom_domain_target" {
+  description = "Where DNS for custom_domain_name must point (an alias record to this regional name and zone); null without a custom domain."
+  value = one([
+    for domain in aws_api_gateway_domain_name.this : {
+      domain_name = domain.regional_domain_name
+      zone_id     = domain.regional_zone_id
+    }
+  ])
+}

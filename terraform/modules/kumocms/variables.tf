@@ -154,6 +154,17 @@ variable "reserved_concurrency" {
   }
 }
 
+variable "provisioned_concurrency" {
+  description = "Provisioned concurrent executions per function name (e.g. { authorizer = 5, documents_read = 10 }), kept warm on the alias `live`; any entry makes every function publish versions and be invoked through `live`, as SnapStart does. Billed while provisioned."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for value in values(var.provisioned_concurrency) : value >= 1 && floor(value) == value])
+    error_message = "provisioned_concurrency values must be whole numbers of at least 1."
+  }
+}
+
 variable "snap_start" {
   description = "Enable Lambda SnapStart (PublishedVersions): every function publishes versions and an alias `live` is what API Gateway, the authorizer, the event source mapping and the schedules invoke."
   type        = bool
@@ -346,6 +357,17 @@ variable "abort_incomplete_multipart_days" {
   }
 }
 
+variable "documents_table_stream_view_type" {
+  description = "Turn on the documents table's DynamoDB stream with this view type (KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES) for replicas, an outbox or indexing; null leaves it off. Output documents_table_stream_arn."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.documents_table_stream_view_type == null || contains(["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"], coalesce(var.documents_table_stream_view_type, "-"))
+    error_message = "documents_table_stream_view_type must be KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES."
+  }
+}
+
 variable "deletion_protection" {
   description = "DynamoDB deletion protection on both tables. Leave it on outside throwaway environments."
   type        = bool
@@ -408,6 +430,28 @@ variable "api_gateway_account_id" {
   description = "id of the root's aws_api_gateway_account (API Gateway's account-wide CloudWatch Logs role, which stage access logging needs); the stage waits for it. The module never manages that region-wide setting itself: see examples/complete/api_gateway_account.tf, and leave this null where the account already has the setting (aws apigateway get-account shows cloudwatchRoleArn)."
   type        = string
   default     = null
+}
+
+variable "custom_domain_name" {
+  description = "A custom domain for the API (regional endpoint, TLS 1.2), mapped to the stage at its root; null serves only the execute-api URL. Point DNS at the custom_domain_target output (an alias record)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.custom_domain_name == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.custom_domain_name))
+    error_message = "custom_domain_name must be a lower-case DNS name such as api.example.com."
+  }
+}
+
+variable "custom_domain_certificate_arn" {
+  description = "ACM certificate (in the API's region) for custom_domain_name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.custom_domain_certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+$", var.custom_domain_certificate_arn))
+    error_message = "custom_domain_certificate_arn must be an ACM certificate ARN."
+  }
 }
 
 variable "waf_web_acl_arn" {
