@@ -45,7 +45,7 @@ resource "aws_api_gateway_account" "this" {
   count = var.manage_api_gateway_account ? 1 : 0
 
   cloudwatch_role_arn = aws_iam_role.api_gateway_cloudwatch[0].arn
-  reset_on_delete     = true
+  reset_on_delete     = var.api_gateway_account_reset_on_delete
 
   depends_on = [aws_iam_role_policy_attachment.api_gateway_cloudwatch]
 }

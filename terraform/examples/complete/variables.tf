@@ -76,6 +76,12 @@ variable "manage_api_gateway_account" {
   default     = true
 }
 
+variable "api_gateway_account_reset_on_delete" {
+  description = "Clear the account setting when this root is destroyed (rather than leaving the ARN of a deleted role). Keep it true; terraform_moto sets false because moto's UpdateAccount fails on the reset."
+  type        = bool
+  default     = true
+}
+
 variable "permissions_boundary" {
   description = "Managed policy ARN set as the permissions boundary of every role (the module's and the API Gateway logging role)."
   type        = string
