@@ -127,6 +127,7 @@ def fuzz(session: nox.Session) -> None:
 
 TERRAFORM_MODULE = "terraform/modules/kumocms"
 TERRAFORM_EXAMPLE = "terraform/examples/complete"
+TERRAFORM_EXAMPLES = (TERRAFORM_EXAMPLE, "terraform/examples/minimal")
 TERRAFORM_CLI_CONFIG = "terraform/cli.tfrc"
 DEFAULT_PROVIDER_MIRROR = "/opt/tf-plugins"
 
@@ -172,7 +173,7 @@ def terraform(session: nox.Session) -> None:
     """terraform fmt, offline init and validate of module and example, and `terraform test`."""
     env = _terraform_env(session)
     session.run("terraform", "fmt", "-check", "-recursive", "terraform", env=env, external=True)
-    for directory in (TERRAFORM_MODULE, TERRAFORM_EXAMPLE):
+    for directory in (TERRAFORM_MODULE, *TERRAFORM_EXAMPLES):
         session.run(
             "terraform",
             f"-chdir={directory}",
@@ -189,6 +190,14 @@ def terraform(session: nox.Session) -> None:
     session.run(
         "terraform", f"-chdir={TERRAFORM_MODULE}", "test", "-no-color", env=env, external=True
     )
+
+
+@nox.session(name="terraform_docs")
+def terraform_docs(session: nox.Session) -> None:
+    """Regenerate the module README and function_policies.tf (`-- --check`: fail when stale)."""
+    session.install("python-hcl2>=8.1")
+    session.run("python", "scripts/terraform_docs.py", *session.posargs)
+    session.run("python", "scripts/render_function_policies.py", *session.posargs)
 
 
 @nox.session

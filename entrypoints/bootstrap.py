@@ -212,6 +212,9 @@ class Wiring:
     def _build(self) -> Runtime:
         environ = os.environ if self._environ is None else self._environ
         settings = EnvSettings.from_environ(environ, required=self._needs.required_settings())
+        from entrypoints.observability import use_metrics_namespace  # noqa: PLC0415
+
+        use_metrics_namespace(settings.metrics_namespace)
         if self._factory is not None:
             return self._factory(settings, self._needs)
         with collection_paused():

@@ -16,6 +16,7 @@ from entrypoints.bootstrap import Needs
 TUNING_VARIABLES = (
     "LOG_LEVEL",
     "SERVICE_NAME",
+    "METRICS_NAMESPACE",
     "LIST_SHARDS",
     "PRESIGN_TTL_SECONDS",
 )

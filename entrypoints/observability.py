@@ -28,6 +28,10 @@ _cold = True
 _output: TextIO | None = None
 _current: contextvars.ContextVar[Metrics | None] = contextvars.ContextVar("metrics", default=None)
 NAMESPACE = "KumoCMS"
+"""The metrics namespace until `use_metrics_namespace` names the stack's own."""
+_namespace = NAMESPACE
+EVENTS_NOT_PUBLISHED = "EventsNotPublished"
+"""EMF counter of domain events lost after botocore's retries (Terraform alarms on it)."""
 
 
 def configure_logging(level: str = "INFO", *, stream: TextIO | None = None) -> None:
@@ -71,6 +75,17 @@ def redirect(stream: TextIO | None) -> None:
     """Send log lines and metrics to `stream` (None: standard output)."""
     global _output  # noqa: PLW0603 - one sink per process
     _output = stream
+
+
+def use_metrics_namespace(namespace: str) -> None:
+    """Write EMF metrics to `namespace` (one per stack, so two stacks' alarms never mix)."""
+    global _namespace  # noqa: PLW0603 - one namespace per process, set by the composition root
+    _namespace = namespace
+
+
+def metrics_namespace() -> str:
+    """The namespace EMF metrics are written to."""
+    return _namespace
 
 
 def get_logger(name: str) -> Any:
@@ -125,7 +140,7 @@ class CountingEventBus:
         try:
             self._inner.publish(events)
         except DependencyError:
-            count("EventsNotPublished", len(events))
+            count(EVENTS_NOT_PUBLISHED, len(events))
             structlog.get_logger("kumocms.events").error(
                 "domain_events_not_published", events=[event.name for event in events]
             )
@@ -154,7 +169,7 @@ class Metrics:
                 "Timestamp": int(time.time() * 1000),
                 "CloudWatchMetrics": [
                     {
-                        "Namespace": NAMESPACE,
+                        "Namespace": _namespace,
                         "Dimensions": [["function"]],
                         "Metrics": [{"Name": name, "Unit": "Count"} for name in self._counts],
                     }

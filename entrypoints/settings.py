@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -36,6 +37,21 @@ def _optional(environ: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
+DEFAULT_METRICS_NAMESPACE = "KumoCMS"
+_NAMESPACE = re.compile(r"^[A-Za-z0-9._/#: -]{1,255}$")
+
+
+def _namespace(environ: Mapping[str, str]) -> str:
+    """METRICS_NAMESPACE: CloudWatch's namespace rules; `AWS/` belongs to AWS services."""
+    value = _optional(environ, "METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
+    if not _NAMESPACE.fullmatch(value) or value.startswith("AWS/"):
+        raise ConfigurationError(
+            "METRICS_NAMESPACE must be 1-255 characters of letters, digits and . _ / # : - "
+            "or space, and must not start with AWS/"
+        )
+    return value
+
+
 VARIABLES = {
     "documents_table": "DOCUMENTS_TABLE",
     "users_table": "USERS_TABLE",
@@ -67,6 +83,8 @@ class EnvSettings:
     cors_allowed_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
     service_name: str = "kumocms"
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
+    """Where the functions' EMF metrics go; Terraform sets one per stack."""
     domain: Settings = attrs.field(factory=Settings)
 
     @classmethod
@@ -129,6 +147,7 @@ class EnvSettings:
             cors_allowed_origins=origins,
             log_level=(_optional(environ, "LOG_LEVEL") or "INFO").upper(),
             service_name=_optional(environ, "SERVICE_NAME") or "kumocms",
+            metrics_namespace=_namespace(environ),
             domain=domain,
         )
 

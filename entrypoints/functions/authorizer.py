@@ -26,6 +26,10 @@ with collection_paused():
 
 UNAUTHORIZED = "Unauthorized"
 """The exact error message API Gateway turns into a 401 (its UNAUTHORIZED gateway response)."""
+REJECTED_METRIC = "AuthFailures"
+"""EMF counter of rejected keys. A rejection must raise (a Deny policy would answer 403), so
+Lambda counts it among the function's Errors; Terraform's alarms subtract this counter from
+Errors to see the authorizer's real failures, and watch it on its own for floods of bad keys."""
 _BEARER = re.compile(r"^\s*Bearer\s+(\S+)\s*$", re.IGNORECASE)
 log = get_logger("kumocms.authorizer")
 
@@ -60,7 +64,7 @@ def make_authorizer(get_runtime: Callable[[], Runtime]) -> Callable[..., dict[st
             try:
                 principal = authenticate(runtime.ports, bearer_token(event_headers(event)))
             except AuthenticationError:
-                count("AuthFailures")
+                count(REJECTED_METRIC)
                 log.info("unauthorized")
                 raise Exception(UNAUTHORIZED) from None
             resources = route_arns(str(event.get("methodArn", "")), principal.role)

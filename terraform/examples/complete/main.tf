@@ -27,6 +27,7 @@ provider "aws" {
       lambda     = endpoints.value
       logs       = endpoints.value
       s3         = endpoints.value
+      sns        = endpoints.value
       sqs        = endpoints.value
       sts        = endpoints.value
       wafv2      = endpoints.value
@@ -40,6 +41,7 @@ module "kumocms" {
   name_prefix                  = var.name_prefix
   lambda_zip                   = var.lambda_zip
   lambda_zip_hash              = filebase64sha256(var.lambda_zip)
+  lambda_zip_runtimes          = var.lambda_zip_runtimes
   cors_allowed_origins         = var.cors_allowed_origins
   kms_key_arn                  = var.kms_key_arn
   alarm_actions                = var.alarm_actions
@@ -48,7 +50,9 @@ module "kumocms" {
   xray_tracing                 = var.xray_tracing
   reserved_concurrency         = var.reserved_concurrency
   authorizer_cache_ttl_seconds = var.authorizer_cache_ttl_seconds
-  manage_api_gateway_account   = var.manage_api_gateway_account
+  api_gateway_account_id       = one(aws_api_gateway_account.this[*].id)
+  permissions_boundary         = var.permissions_boundary
+  iam_role_path                = var.iam_role_path
   deletion_protection          = var.deletion_protection
   force_destroy                = var.force_destroy
   tags                         = var.tags

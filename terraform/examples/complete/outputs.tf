@@ -37,3 +37,23 @@ output "function_names" {
   description = "Lambda function name per manifest function."
   value       = module.kumocms.function_names
 }
+
+output "alarm_topic_arn" {
+  description = "The SNS topic every alarm notifies; subscribe the on-call to it."
+  value       = module.kumocms.alarm_topic_arn
+}
+
+output "dashboard_name" {
+  description = "The stack's CloudWatch dashboard."
+  value       = module.kumocms.dashboard_name
+}
+
+output "bucket_arn" {
+  description = "ARN of the documents bucket."
+  value       = module.kumocms.bucket_arn
+}
+
+output "api_execution_arn" {
+  description = "Execution ARN of the API."
+  value       = module.kumocms.api_execution_arn
+}

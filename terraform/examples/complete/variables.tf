@@ -16,6 +16,12 @@ variable "lambda_zip" {
   default     = "../../../dist/kumocms-lambda.zip"
 }
 
+variable "lambda_zip_runtimes" {
+  description = "The runtimes the package was built for (what its build manifest states); the module refuses any other."
+  type        = list(string)
+  default     = ["python3.13"]
+}
+
 variable "cors_allowed_origins" {
   description = "Browser origins allowed to call the API and upload to the bucket."
   type        = list(string)
@@ -65,9 +71,27 @@ variable "authorizer_cache_ttl_seconds" {
 }
 
 variable "manage_api_gateway_account" {
-  description = "Create the account-wide API Gateway CloudWatch Logs role (once per account and region)."
+  description = "Own API Gateway's account-wide CloudWatch Logs role setting (one per account and region, shared by every REST API there; stage access logging needs it). Destroying this root then clears it for the whole region (reset_on_delete). Set false where another stack or the account baseline already owns it."
   type        = bool
   default     = true
+}
+
+variable "api_gateway_account_reset_on_delete" {
+  description = "Clear the account setting when this root is destroyed (rather than leaving the ARN of a deleted role). Keep it true; terraform_moto sets false because moto's UpdateAccount fails on the reset."
+  type        = bool
+  default     = true
+}
+
+variable "permissions_boundary" {
+  description = "Managed policy ARN set as the permissions boundary of every role (the module's and the API Gateway logging role)."
+  type        = string
+  default     = null
+}
+
+variable "iam_role_path" {
+  description = "Path of every IAM role."
+  type        = string
+  default     = "/"
 }
 
 variable "deletion_protection" {

@@ -4,7 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 5.100"
+      version = ">= 5.100, < 6.0" # reset_on_delete (api_gateway_account.tf) is 5.x only
     }
   }
 }

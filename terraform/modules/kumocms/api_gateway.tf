@@ -366,7 +366,7 @@ resource "aws_api_gateway_stage" "this" {
     })
   }
 
-  depends_on = [aws_api_gateway_account.this]
+  depends_on = [terraform_data.api_gateway_account]
 }
 
 resource "aws_api_gateway_method_settings" "all" {
@@ -384,6 +384,36 @@ resource "aws_api_gateway_method_settings" "all" {
   }
 }
 
+# ---- an optional custom domain (regional, with an ACM certificate of the same region) ----------
+
+resource "aws_api_gateway_domain_name" "this" {
+  count = var.custom_domain_name == null ? 0 : 1
+
+  domain_name              = var.custom_domain_name
+  regional_certificate_arn = var.custom_domain_certificate_arn
+  security_policy          = "TLS_1_2"
+  tags                     = local.common_tags
+
+  endpoint_configuration {
+    types = ["REGIONAL"]
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.custom_domain_certificate_arn != null
+      error_message = "custom_domain_name needs custom_domain_certificate_arn (an ACM certificate in the API's region)."
+    }
+  }
+}
+
+resource "aws_api_gateway_base_path_mapping" "this" {
+  count = length(aws_api_gateway_domain_name.this)
+
+  api_id      = aws_api_gateway_rest_api.this.id
+  stage_name  = aws_api_gateway_stage.this.stage_name
+  domain_name = aws_api_gateway_domain_name.this[0].domain_name
+}
+
 resource "aws_wafv2_web_acl_association" "api" {
   count = var.waf_web_acl_arn == null ? 0 : 1
 
@@ -391,39 +421,12 @@ resource "aws_wafv2_web_acl_association" "api" {
   web_acl_arn  = var.waf_web_acl_arn
 }
 
-# ---- the account-wide CloudWatch Logs role access logging needs (optional) ----------------------
+# ---- the account-wide CloudWatch Logs role -------------------------------------------------------
+# Stage access logging needs API Gateway's account setting (one CloudWatch Logs role per account
+# and region, shared by every REST API there). A reusable module must not own a region-wide
+# setting, so the root does (examples/complete/api_gateway_account.tf) and passes the resource's
+# id here: the stage is then created after the setting exists.
 
-data "aws_iam_policy_document" "api_gateway_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["apigateway.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "api_gateway_cloudwatch" {
-  count = var.manage_api_gateway_account ? 1 : 0
-
-  name               = "${var.name_prefix}-apigateway-cloudwatch"
-  description        = "Lets API Gateway write access logs to CloudWatch Logs (account-wide setting)."
-  assume_role_policy = data.aws_iam_policy_document.api_gateway_assume.json
-  tags               = local.common_tags
-}
-
-resource "aws_iam_role_policy_attachment" "api_gateway_cloudwatch" {
-  count = var.manage_api_gateway_account ? 1 : 0
-
-  role       = aws_iam_role.api_gateway_cloudwatch[0].name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
-}
-
-resource "aws_api_gateway_account" "this" {
-  count = var.manage_api_gateway_account ? 1 : 0
-
-  cloudwatch_role_arn = aws_iam_role.api_gateway_cloudwatch[0].arn
-
-  depends_on = [aws_iam_role_policy_attachment.api_gateway_cloudwatch]
+resource "terraform_data" "api_gateway_account" {
+  input = var.api_gateway_account_id
 }

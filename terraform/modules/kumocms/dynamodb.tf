@@ -51,6 +51,10 @@ resource "aws_dynamodb_table" "documents" {
     projection_type = "ALL"
   }
 
+  # A stream (off by default) is where replicas, an outbox or search indexing attach.
+  stream_enabled   = var.documents_table_stream_view_type != null
+  stream_view_type = var.documents_table_stream_view_type
+
   # Pending documents (a backstop behind reconciliation) and idempotency records expire.
   ttl {
     attribute_name = "expires_at"

@@ -10,10 +10,18 @@ resource "aws_cloudwatch_event_bus" "domain" {
 }
 
 resource "aws_sqs_queue" "ingest_dlq" {
-  name                      = "${var.name_prefix}-ingest-dlq"
-  message_retention_seconds = 1209600
-  sqs_managed_sse_enabled   = true
-  tags                      = local.common_tags
+  name                       = "${var.name_prefix}-ingest-dlq"
+  visibility_timeout_seconds = local.ingest_dlq_visibility_timeout
+  message_retention_seconds  = 1209600
+  sqs_managed_sse_enabled    = true
+  tags                       = local.common_tags
+
+  lifecycle {
+    precondition {
+      condition     = local.ingest_dlq_visibility_timeout >= local.timeouts["dlq_retry"]
+      error_message = "The ingest DLQ's visibility timeout must be at least dlq_retry's timeout: it works through each batch of ten one message at a time, and a message that reappears mid-run is re-driven twice."
+    }
+  }
 }
 
 resource "aws_sqs_queue" "parking" {
@@ -37,8 +45,8 @@ resource "aws_sqs_queue" "ingest" {
 
   lifecycle {
     precondition {
-      condition     = local.ingest_visibility_timeout >= 6 * local.timeouts["ingest"]
-      error_message = "The ingest queue's visibility timeout must be at least 6x the ingest function's timeout, or messages are redelivered while a batch is still being processed."
+      condition     = local.ingest_visibility_timeout >= local.ingest_minimum_visibility
+      error_message = "The ingest queue's visibility timeout must be at least 6x the ingest function's timeout plus ingest_batching_window_seconds, or messages are redelivered while a batch is still gathering or being processed."
     }
   }
 }

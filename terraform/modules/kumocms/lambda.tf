@@ -10,10 +10,26 @@ resource "aws_cloudwatch_log_group" "function" {
   tags              = local.common_tags
 }
 
+# The zip holds bytecode compiled for one Python version: deploying it to another runtime works but
+# recompiles every module at every cold start. The plan fails instead.
+resource "terraform_data" "lambda_package" {
+  input = {
+    runtime = var.runtime
+    built   = var.lambda_zip_runtimes
+  }
+
+  lifecycle {
+    precondition {
+      condition     = contains(var.lambda_zip_runtimes, var.runtime)
+      error_message = "runtime ${var.runtime} is not a runtime the zip was built for (${join(", ", var.lambda_zip_runtimes)}): build the package for it, or deploy one of those."
+    }
+  }
+}
+
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:Only dlq_retry and reconcile are invoked asynchronously (by schedules); a lost run is repeated by the next tick, and every other function is invoked synchronously or by an event source mapping, where a function DLQ does not apply.
   #checkov:skip=CKV_AWS_117:The functions reach only AWS APIs (S3, DynamoDB, EventBridge, SQS); a VPC would add NAT or endpoints and cold-start latency without isolating anything.
-  #checkov:skip=CKV_AWS_272:The zip is built reproducibly by `nox -s package` and attached to the release; Lambda code signing needs an AWS Signer profile the operator may add.
+  #checkov:skip=CKV_AWS_272:Code signing is the code_signing_config_arn input (off by default: it needs an AWS Signer profile and a signed zip); the unsigned zip is built reproducibly by `nox -s package` and attached to the release.
   for_each = local.functions
 
   function_name    = local.function_names[each.key]
@@ -26,8 +42,10 @@ resource "aws_lambda_function" "this" {
   source_code_hash = var.lambda_zip_hash
   memory_size      = local.memory[each.key]
   timeout          = local.timeouts[each.key]
-  publish          = var.snap_start
+  publish          = local.use_alias
   kms_key_arn      = var.kms_key_arn
+
+  code_signing_config_arn = var.code_signing_config_arn
 
   reserved_concurrent_executions = lookup(var.reserved_concurrency, each.key, -1)
 
@@ -58,16 +76,34 @@ resource "aws_lambda_function" "this" {
   depends_on = [
     aws_cloudwatch_log_group.function,
     aws_iam_role_policy.function,
+    terraform_data.lambda_package,
   ]
 }
 
 resource "aws_lambda_alias" "live" {
-  for_each = var.snap_start ? local.functions : {}
+  for_each = local.use_alias ? local.functions : {}
 
   name             = "live"
-  description      = "The published version SnapStart restores; everything invokes this alias."
+  description      = "The published version everything invokes (SnapStart restores it; provisioned concurrency keeps it warm)."
   function_name    = aws_lambda_function.this[each.key].function_name
   function_version = aws_lambda_function.this[each.key].version
+}
+
+# ---- provisioned concurrency (on the alias `live`) ----------------------------------------------
+
+resource "aws_lambda_provisioned_concurrency_config" "live" {
+  for_each = var.provisioned_concurrency
+
+  function_name                     = aws_lambda_function.this[each.key].function_name
+  qualifier                         = aws_lambda_alias.live[each.key].name
+  provisioned_concurrent_executions = each.value
+
+  lifecycle {
+    precondition {
+      condition     = lookup(var.reserved_concurrency, each.key, -1) == -1 || each.value <= lookup(var.reserved_concurrency, each.key, -1)
+      error_message = "Provisioned concurrency of ${each.key} cannot exceed its reserved concurrency."
+    }
+  }
 }
 
 # ---- the ingest queue drives the ingest function ------------------------------------------------

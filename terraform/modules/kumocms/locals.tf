@@ -35,9 +35,21 @@ locals {
   kms_enabled = var.kms_key_arn != null
   cors        = length(var.cors_allowed_origins) > 0
 
+  region = data.aws_region.current.name
+
+  # IAM role names are account-wide: the region keeps two regions' stacks of one prefix apart.
+  role_names = { for name in keys(local.functions) : name => "${local.function_names[name]}-${local.region}" }
+
   bucket_name = coalesce(var.bucket_name, "${var.name_prefix}-documents-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}")
 
-  ingest_visibility_timeout = coalesce(var.ingest_queue_visibility_timeout_seconds, 6 * local.timeouts["ingest"])
+  # AWS: at least six times the function's timeout plus the batching window, or messages are
+  # delivered again while a batch is still gathering or being processed.
+  ingest_minimum_visibility = 6 * local.timeouts["ingest"] + var.ingest_batching_window_seconds
+  ingest_visibility_timeout = coalesce(var.ingest_queue_visibility_timeout_seconds, local.ingest_minimum_visibility)
+
+  # dlq_retry receives ten messages at a time and works through them one by one, for up to its
+  # whole timeout: a message received at the start must stay hidden until the run ends.
+  ingest_dlq_visibility_timeout = coalesce(var.ingest_dlq_visibility_timeout_seconds, local.timeouts["dlq_retry"])
 
   common_tags = merge(var.tags, { "kumocms:stack" = var.name_prefix })
 
@@ -58,6 +70,7 @@ locals {
   optional_environment = {
     LOG_LEVEL                  = var.log_level
     SERVICE_NAME               = var.name_prefix
+    METRICS_NAMESPACE          = local.metrics_namespace
     LIST_SHARDS                = tostring(var.list_shards)
     PRESIGN_TTL_SECONDS        = var.presign_ttl_seconds == null ? null : tostring(var.presign_ttl_seconds)
     DIRECT_UPLOAD_LIMIT        = var.direct_upload_limit == null ? null : tostring(var.direct_upload_limit)
@@ -99,16 +112,18 @@ locals {
     "*"                         = "*"
   }
 
-  # ---- what invokes a function: its alias `live` under SnapStart, else $LATEST ----------------
+  # ---- what invokes a function: its alias `live` under SnapStart or provisioned concurrency, ----
+  # ---- else $LATEST -----------------------------------------------------------------------------
+  use_alias = var.snap_start || length(var.provisioned_concurrency) > 0
   function_invoke_arns = {
     for name in keys(local.functions) : name => (
-      var.snap_start ? aws_lambda_alias.live[name].invoke_arn : aws_lambda_function.this[name].invoke_arn
+      local.use_alias ? aws_lambda_alias.live[name].invoke_arn : aws_lambda_function.this[name].invoke_arn
     )
   }
   function_target_arns = {
     for name in keys(local.functions) : name => (
-      var.snap_start ? aws_lambda_alias.live[name].arn : aws_lambda_function.this[name].arn
+      local.use_alias ? aws_lambda_alias.live[name].arn : aws_lambda_function.this[name].arn
     )
   }
-  function_qualifier = var.snap_start ? "live" : null
+  function_qualifier = local.use_alias ? "live" : null
 }

@@ -65,3 +65,83 @@ output "log_group_names" {
     { api_access = aws_cloudwatch_log_group.api_access.name },
   )
 }
+
+output "alarm_topic_arn" {
+  description = "The SNS topic every alarm notifies (null when create_alarms or create_alarm_topic is false)."
+  value       = one(aws_sns_topic.alarms[*].arn)
+}
+
+output "dashboard_name" {
+  description = "The stack's CloudWatch dashboard (null when create_dashboard is false)."
+  value       = one(aws_cloudwatch_dashboard.this[*].dashboard_name)
+}
+
+output "metrics_namespace" {
+  description = "CloudWatch namespace of the functions' own metrics (AuthFailures, EventsNotPublished, event counts)."
+  value       = local.metrics_namespace
+}
+
+output "bucket_arn" {
+  description = "ARN of the documents bucket."
+  value       = aws_s3_bucket.documents.arn
+}
+
+output "documents_table_arn" {
+  description = "ARN of the documents table."
+  value       = aws_dynamodb_table.documents.arn
+}
+
+output "users_table_arn" {
+  description = "ARN of the users table."
+  value       = aws_dynamodb_table.users.arn
+}
+
+output "ingest_queue_arn" {
+  description = "ARN of the ingest queue."
+  value       = aws_sqs_queue.ingest.arn
+}
+
+output "ingest_dlq_arn" {
+  description = "ARN of the ingest dead-letter queue."
+  value       = aws_sqs_queue.ingest_dlq.arn
+}
+
+output "parking_queue_arn" {
+  description = "ARN of the parking queue."
+  value       = aws_sqs_queue.parking.arn
+}
+
+output "api_stage_arn" {
+  description = "ARN of the API stage (for WAF associations and tagging policies)."
+  value       = aws_api_gateway_stage.this.arn
+}
+
+output "api_execution_arn" {
+  description = "Execution ARN of the API (the prefix of lambda:InvokeFunction source ARNs and execute-api IAM resources)."
+  value       = aws_api_gateway_rest_api.this.execution_arn
+}
+
+output "function_arns" {
+  description = "Unqualified ARN per manifest function."
+  value       = { for name, function in aws_lambda_function.this : name => function.arn }
+}
+
+output "function_alias_arns" {
+  description = "ARN of the alias `live` per function: what API Gateway, the event source mapping and the schedules invoke when SnapStart or provisioned concurrency is on; empty otherwise (they invoke $LATEST)."
+  value       = { for name, alias in aws_lambda_alias.live : name => alias.arn }
+}
+
+output "documents_table_stream_arn" {
+  description = "ARN of the documents table's stream (null while documents_table_stream_view_type is null)."
+  value       = var.documents_table_stream_view_type == null ? null : aws_dynamodb_table.documents.stream_arn
+}
+
+output "custom_domain_target" {
+  description = "Where DNS for custom_domain_name must point (an alias record to this regional name and zone); null without a custom domain."
+  value = one([
+    for domain in aws_api_gateway_domain_name.this : {
+      domain_name = domain.regional_domain_name
+      zone_id     = domain.regional_zone_id
+    }
+  ])
+}

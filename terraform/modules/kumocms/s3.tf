@@ -1,11 +1,18 @@
 # The documents bucket: content revisions and metadata sidecars (keys from kumocms.keys only).
 
 resource "aws_s3_bucket" "documents" {
-  #checkov:skip=CKV_AWS_18:Server access logs need a second bucket per stack; CloudTrail S3 data events are the audit trail the README asks operators to enable.
+  #checkov:skip=CKV_AWS_18:Server access logs need a second bucket per stack; the audit trail is CloudTrail S3 data events, which terraform/README.md ("Audit trail") shows how to enable for this bucket.
   #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice of the operator (a second region's bucket and role); versioning and DynamoDB PITR cover the module's recovery story.
   bucket        = local.bucket_name
   force_destroy = var.force_destroy
   tags          = local.common_tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.bucket_name) <= 63
+      error_message = "The derived bucket name ${local.bucket_name} is longer than S3's 63 characters: shorten name_prefix (at most 25 characters fits every region) or set bucket_name."
+    }
+  }
 }
 
 resource "aws_s3_bucket_ownership_controls" "documents" {

@@ -1,7 +1,7 @@
 # ---- naming, artifact, runtime --------------------------------------------------------------
 
 variable "name_prefix" {
-  description = "Prefix of every resource name (the custom event bus is named exactly this). Lower-case letters, digits and hyphens, 3-32 characters, starting with a letter."
+  description = "Prefix of every resource name (the custom event bus is named exactly this). Lower-case letters, digits and hyphens, 3-32 characters, starting with a letter. With bucket_name null the derived bucket name (<name_prefix>-documents-<account id>-<region>) must fit S3's 63 characters: at most 25 characters in every region (a plan-time precondition checks the real length)."
   type        = string
   default     = "kumocms"
 
@@ -19,6 +19,39 @@ variable "bucket_name" {
   validation {
     condition     = var.bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name))
     error_message = "bucket_name must be a valid S3 bucket name (3-63 characters of a-z, 0-9, '.' and '-')."
+  }
+}
+
+variable "iam_role_path" {
+  description = "Path of every IAM role the module creates (organisations often reserve a path for workload roles)."
+  type        = string
+  default     = "/"
+
+  validation {
+    condition     = can(regex("^/([\\x21-\\x7E]{0,510}/)?$", var.iam_role_path))
+    error_message = "iam_role_path must start and end with '/' (e.g. /kumocms/), at most 512 characters."
+  }
+}
+
+variable "permissions_boundary" {
+  description = "ARN of a managed policy set as the permissions boundary of every IAM role the module creates (required by many organisations before a role may be created); null sets none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/.+$", var.permissions_boundary))
+    error_message = "permissions_boundary must be the ARN of an IAM managed policy (arn:aws:iam::<account>:policy/<path/name>)."
+  }
+}
+
+variable "code_signing_config_arn" {
+  description = "ARN of an aws_lambda_code_signing_config (AWS Signer profiles) enforced on every function; null deploys the zip unsigned. With one set, lambda_zip must be the signed package Signer produced."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.code_signing_config_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:code-signing-config:csc-[a-z0-9]{17}$", var.code_signing_config_arn))
+    error_message = "code_signing_config_arn must be a Lambda code signing config ARN (arn:aws:lambda:<region>:<account>:code-signing-config:csc-...)."
   }
 }
 
@@ -43,13 +76,24 @@ variable "lambda_zip_hash" {
 }
 
 variable "runtime" {
-  description = "Lambda runtime of every function. The zip is built for Python 3.13."
+  description = "Lambda runtime of every function; it must be one of lambda_zip_runtimes (the zip carries bytecode for one Python version only, and on another every cold start compiles every module again: measured 1.40x the cold start, +260 to +300 ms)."
   type        = string
   default     = "python3.13"
 
   validation {
     condition     = contains(["python3.12", "python3.13"], var.runtime)
-    error_message = "runtime must be python3.13 (or python3.12). python3.14 needs AWS provider >= 6.20, and this module is pinned to the 5.x provider (5.100.0 is what the build machines carry); raise the provider constraint before using it."
+    error_message = "runtime must be python3.13 (or python3.12). python3.14 needs AWS provider >= 6.20, and only provider 5.100.0 is tested here (the build machines' offline mirror); raise the provider constraint before using it."
+  }
+}
+
+variable "lambda_zip_runtimes" {
+  description = "The Lambda runtimes lambda_zip was built for. scripts/package_lambda.py builds for python3.13 only; when the package's build manifest (written next to the zip) states another version, pass what it says. A runtime outside this list fails the plan."
+  type        = list(string)
+  default     = ["python3.13"]
+
+  validation {
+    condition     = length(var.lambda_zip_runtimes) > 0 && alltrue([for runtime in var.lambda_zip_runtimes : can(regex("^python3\\.[0-9]+$", runtime))])
+    error_message = "lambda_zip_runtimes must name at least one runtime, each like python3.13."
   }
 }
 
@@ -107,6 +151,17 @@ variable "reserved_concurrency" {
   validation {
     condition     = alltrue([for value in values(var.reserved_concurrency) : value >= -1])
     error_message = "reserved_concurrency values must be -1 (unreserved) or more."
+  }
+}
+
+variable "provisioned_concurrency" {
+  description = "Provisioned concurrent executions per function name (e.g. { authorizer = 5, documents_read = 10 }), kept warm on the alias `live`; any entry makes every function publish versions and be invoked through `live`, as SnapStart does. Billed while provisioned."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for value in values(var.provisioned_concurrency) : value >= 1 && floor(value) == value])
+    error_message = "provisioned_concurrency values must be whole numbers of at least 1."
   }
 }
 
@@ -302,6 +357,17 @@ variable "abort_incomplete_multipart_days" {
   }
 }
 
+variable "documents_table_stream_view_type" {
+  description = "Turn on the documents table's DynamoDB stream with this view type (KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES) for replicas, an outbox or indexing; null leaves it off. Output documents_table_stream_arn."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.documents_table_stream_view_type == null || contains(["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"], coalesce(var.documents_table_stream_view_type, "-"))
+    error_message = "documents_table_stream_view_type must be KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES."
+  }
+}
+
 variable "deletion_protection" {
   description = "DynamoDB deletion protection on both tables. Leave it on outside throwaway environments."
   type        = bool
@@ -360,10 +426,32 @@ variable "api_throttling_rate_limit" {
   }
 }
 
-variable "manage_api_gateway_account" {
-  description = "Create the account-wide API Gateway CloudWatch Logs role (aws_api_gateway_account). Access logging needs it once per account and region; leave false when another stack already sets it."
-  type        = bool
-  default     = false
+variable "api_gateway_account_id" {
+  description = "id of the root's aws_api_gateway_account (API Gateway's account-wide CloudWatch Logs role, which stage access logging needs); the stage waits for it. The module never manages that region-wide setting itself: see examples/complete/api_gateway_account.tf, and leave this null where the account already has the setting (aws apigateway get-account shows cloudwatchRoleArn)."
+  type        = string
+  default     = null
+}
+
+variable "custom_domain_name" {
+  description = "A custom domain for the API (regional endpoint, TLS 1.2), mapped to the stage at its root; null serves only the execute-api URL. Point DNS at the custom_domain_target output (an alias record)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.custom_domain_name == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.custom_domain_name))
+    error_message = "custom_domain_name must be a lower-case DNS name such as api.example.com."
+  }
+}
+
+variable "custom_domain_certificate_arn" {
+  description = "ACM certificate (in the API's region) for custom_domain_name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.custom_domain_certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+$", var.custom_domain_certificate_arn))
+    error_message = "custom_domain_certificate_arn must be an ACM certificate ARN."
+  }
 }
 
 variable "waf_web_acl_arn" {
@@ -413,13 +501,24 @@ variable "ingest_maximum_concurrency" {
 }
 
 variable "ingest_queue_visibility_timeout_seconds" {
-  description = "Visibility timeout of the ingest queue; null uses 6x the ingest function's timeout, the minimum AWS recommends for an event source mapping."
+  description = "Visibility timeout of the ingest queue; null uses 6x the ingest function's timeout plus ingest_batching_window_seconds, the minimum AWS recommends for an event source mapping (and a precondition enforces)."
   type        = number
   default     = null
 
   validation {
     condition     = var.ingest_queue_visibility_timeout_seconds == null || try(var.ingest_queue_visibility_timeout_seconds >= 0 && var.ingest_queue_visibility_timeout_seconds <= 43200, false)
     error_message = "ingest_queue_visibility_timeout_seconds must be from 0 to 43200."
+  }
+}
+
+variable "ingest_dlq_visibility_timeout_seconds" {
+  description = "Visibility timeout of the ingest DLQ; null uses dlq_retry's timeout (it receives ten messages at once and re-drives them one by one, so a shorter timeout shows messages again mid-run). A precondition refuses less."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.ingest_dlq_visibility_timeout_seconds == null || try(var.ingest_dlq_visibility_timeout_seconds >= 0 && var.ingest_dlq_visibility_timeout_seconds <= 43200, false)
+    error_message = "ingest_dlq_visibility_timeout_seconds must be from 0 to 43200."
   }
 }
 
@@ -456,22 +555,166 @@ variable "reconcile_schedule" {
   }
 }
 
-# ---- alarms -------------------------------------------------------------------------------------
+# ---- alarms and dashboard -------------------------------------------------------------------------
 
 variable "create_alarms" {
-  description = "Create the CloudWatch alarms (queue depth and age, function errors and throttles, API 5XX)."
+  description = "Create the CloudWatch alarms (queue depth and age, function error rates and throttles, the authorizer's real failures and rejected keys, lost domain events, DynamoDB throttles, the API's 5XX rate)."
   type        = bool
   default     = true
 }
 
+variable "create_alarm_topic" {
+  description = "Create the SNS topic every alarm notifies (output alarm_topic_arn; subscribe the on-call to it). alarm_actions are notified as well."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_topic_kms_key_arn" {
+  description = "Customer managed KMS key for the alarm topic; its key policy must let cloudwatch.amazonaws.com use it (kms:Decrypt, kms:GenerateDataKey*), or CloudWatch cannot publish. null leaves the topic unencrypted (it carries alarm names and states only)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_topic_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.alarm_topic_kms_key_arn))
+    error_message = "alarm_topic_kms_key_arn must be the ARN of a KMS key."
+  }
+}
+
 variable "alarm_actions" {
-  description = "SNS topic ARNs notified when an alarm fires and when it recovers."
+  description = "More SNS topic ARNs notified when an alarm fires and when it recovers (besides the module's own topic)."
   type        = list(string)
   default     = []
 
   validation {
     condition     = alltrue([for arn in var.alarm_actions : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:.+$", arn))])
     error_message = "alarm_actions must be SNS topic ARNs."
+  }
+}
+
+variable "create_dashboard" {
+  description = "Create a CloudWatch dashboard for the stack, named <name_prefix>-<region> (dashboard names are account-wide)."
+  type        = bool
+  default     = true
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the functions' own metrics (METRICS_NAMESPACE: rejected keys, lost domain events, event counts); null uses KumoCMS/<name_prefix>, so two stacks in one account and region never mix their metrics."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.metrics_namespace == null || try(can(regex("^[A-Za-z0-9._/#: -]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/"), false)
+    error_message = "metrics_namespace must be 1-255 characters of letters, digits and . _ / # : - or space, and must not start with AWS/."
+  }
+}
+
+variable "alarm_window_seconds" {
+  description = "Window (one alarm period) over which the rate and count alarms are evaluated: the API's 5XX rate, function error rates (scheduled functions: one hour), throttles, rejected keys, lost events."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.alarm_window_seconds >= 60 && var.alarm_window_seconds <= 86400 && var.alarm_window_seconds % 60 == 0
+    error_message = "alarm_window_seconds must be a multiple of 60 from 60 to 86400."
+  }
+}
+
+variable "api_5xx_rate_threshold_percent" {
+  description = "Alarm when more than this share (%) of the API's requests in the window answered 5XX."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.api_5xx_rate_threshold_percent >= 0 && var.api_5xx_rate_threshold_percent < 100
+    error_message = "api_5xx_rate_threshold_percent must be from 0 to below 100."
+  }
+}
+
+variable "api_5xx_min_requests" {
+  description = "Below this many requests in the window the 5XX rate alarm stays quiet (one 503 of three requests is not an outage)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.api_5xx_min_requests >= 1
+    error_message = "api_5xx_min_requests must be at least 1."
+  }
+}
+
+variable "function_error_rate_threshold_percent" {
+  description = "Alarm when more than this share (%) of an HTTP, authorizer or ingest function's invocations in the window failed (for the authorizer, rejected keys do not count)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.function_error_rate_threshold_percent >= 0 && var.function_error_rate_threshold_percent < 100
+    error_message = "function_error_rate_threshold_percent must be from 0 to below 100."
+  }
+}
+
+variable "function_error_min_invocations" {
+  description = "Below this many invocations in the window a function's error rate alarm stays quiet."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.function_error_min_invocations >= 1
+    error_message = "function_error_min_invocations must be at least 1."
+  }
+}
+
+variable "scheduled_error_rate_threshold_percent" {
+  description = "Alarm when more than this share (%) of dlq_retry's or reconcile's invocations in an hour failed. Lambda retries a failed scheduled run twice, so above 50 % means runs fail even after their retries."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.scheduled_error_rate_threshold_percent >= 0 && var.scheduled_error_rate_threshold_percent < 100
+    error_message = "scheduled_error_rate_threshold_percent must be from 0 to below 100."
+  }
+}
+
+variable "function_throttle_threshold" {
+  description = "Alarm when more than this many invocations of one function were throttled in the window."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.function_throttle_threshold >= 0
+    error_message = "function_throttle_threshold must not be negative."
+  }
+}
+
+variable "authorizer_rejection_threshold" {
+  description = "Alarm when more than this many requests in the window carried a missing, unknown, disabled or revoked key (key guessing, or a client on a rotated key). Single typos and scanners stay below it."
+  type        = number
+  default     = 500
+
+  validation {
+    condition     = var.authorizer_rejection_threshold >= 0
+    error_message = "authorizer_rejection_threshold must not be negative."
+  }
+}
+
+variable "events_not_published_threshold" {
+  description = "Alarm when more than this many domain events were lost (EventsNotPublished) in the window; 0: any lost event."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.events_not_published_threshold >= 0
+    error_message = "events_not_published_threshold must not be negative."
+  }
+}
+
+variable "dynamodb_throttle_threshold" {
+  description = "Alarm when a table and its indexes saw more than this many read or write throttle events in the window (botocore retries them; a steady stream means a hot partition)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.dynamodb_throttle_threshold >= 0
+    error_message = "dynamodb_throttle_threshold must not be negative."
   }
 }
 

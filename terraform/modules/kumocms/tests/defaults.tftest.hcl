@@ -308,16 +308,21 @@ run "one_function_per_manifest_entry" {
   }
 
   assert {
-    condition = alltrue([
-      for name, document in data.aws_iam_policy_document.function :
-      !anytrue([for statement in document.statement : startswith(statement.sid, "Kms") || startswith(statement.sid, "XRay")])
-    ])
+    condition = (
+      length(data.aws_iam_policy_document.kms_key) == 0 &&
+      alltrue([for document in data.aws_iam_policy_document.function : length(document.source_policy_documents) == 1])
+    )
     error_message = "Without a key or tracing no role gets KMS or X-Ray actions."
   }
 
   assert {
+    condition     = alltrue([for name, document in data.aws_iam_policy_document.function : document.source_policy_documents == tolist([local.function_policy_documents[name].json])])
+    error_message = "Each role's policy is its function's written-out document."
+  }
+
+  assert {
     condition = anytrue([
-      for statement in data.aws_iam_policy_document.function["ingest"].statement :
+      for statement in local.function_policy_documents["ingest"].statement :
       statement.sid == "EventSourceMapping" && contains(statement.actions, "sqs:ReceiveMessage") && statement.resources == toset([aws_sqs_queue.ingest.arn])
     ])
     error_message = "The ingest role lets its event source mapping read the ingest queue."
@@ -325,43 +330,11 @@ run "one_function_per_manifest_entry" {
 
   assert {
     condition = alltrue([
-      for name, document in data.aws_iam_policy_document.function : alltrue([
-        for statement in document.statement : !contains(statement.resources, "*") || startswith(statement.sid, "XRay")
+      for name, document in local.function_policy_documents : alltrue([
+        for statement in document.statement : !contains(statement.resources, "*")
       ])
     ])
     error_message = "No statement grants on every resource."
-  }
-}
-
-run "alarms_watch_queues_functions_and_api" {
-  command = apply
-
-  assert {
-    condition = (
-      aws_cloudwatch_metric_alarm.queue_depth["ingest_dlq"].metric_name == "ApproximateNumberOfMessagesVisible" &&
-      aws_cloudwatch_metric_alarm.queue_depth["parking"].threshold == 0 &&
-      aws_cloudwatch_metric_alarm.queue_depth["parking"].comparison_operator == "GreaterThanThreshold"
-    )
-    error_message = "The DLQ and the parking queue alarm as soon as they hold a message."
-  }
-
-  assert {
-    condition     = length(aws_cloudwatch_metric_alarm.queue_age) == 3 && aws_cloudwatch_metric_alarm.queue_age["parking"].metric_name == "ApproximateAgeOfOldestMessage"
-    error_message = "Old messages in the ingest queue, the DLQ and the parking queue alarm."
-  }
-
-  assert {
-    condition = alltrue(flatten([
-      for name in keys(aws_lambda_function.this) : [
-        for metric in ["Errors", "Throttles"] : aws_cloudwatch_metric_alarm.function["${name}-${metric}"].dimensions.FunctionName == aws_lambda_function.this[name].function_name
-      ]
-    ]))
-    error_message = "Every function has an Errors and a Throttles alarm."
-  }
-
-  assert {
-    condition     = aws_cloudwatch_metric_alarm.api_5xx[0].metric_name == "5XXError"
-    error_message = "The API alarms on 5XX responses."
   }
 }
 
@@ -370,12 +343,33 @@ run "users_role_touches_only_idempotency_items_of_the_documents_table" {
 
   assert {
     condition = anytrue([
-      for statement in data.aws_iam_policy_document.function["users"].statement :
+      for statement in local.function_policy_documents["users"].statement :
       statement.sid == "IdempotencyRecords" && anytrue([
         for condition in statement.condition :
         condition.variable == "dynamodb:LeadingKeys" && contains(condition.values, "IDEM#*")
       ])
     ])
     error_message = "The users role may write only IDEM# items of the documents table."
+  }
+}
+
+run "outputs_carry_arns" {
+  command = apply
+
+  assert {
+    condition = (
+      output.bucket_arn == aws_s3_bucket.documents.arn &&
+      output.documents_table_arn == aws_dynamodb_table.documents.arn &&
+      output.users_table_arn == aws_dynamodb_table.users.arn &&
+      output.ingest_queue_arn == aws_sqs_queue.ingest.arn &&
+      output.ingest_dlq_arn == aws_sqs_queue.ingest_dlq.arn &&
+      output.parking_queue_arn == aws_sqs_queue.parking.arn &&
+      output.api_stage_arn == aws_api_gateway_stage.this.arn &&
+      output.api_execution_arn == aws_api_gateway_rest_api.this.execution_arn &&
+      keys(output.function_arns) == keys(aws_lambda_function.this) &&
+      length(output.function_alias_arns) == 0 &&
+      output.alarm_topic_arn == aws_sns_topic.alarms[0].arn
+    )
+    error_message = "Bucket, tables, queues, stage, execution ARN, functions and the alarm topic are outputs."
   }
 }

@@ -34,12 +34,12 @@ run "customer_managed_key" {
   }
 
   assert {
-    condition = alltrue([
-      for name, document in data.aws_iam_policy_document.function : anytrue([
-        for statement in document.statement :
-        statement.sid == "KmsThroughStorage" && statement.actions == toset(["kms:Decrypt", "kms:GenerateDataKey"]) && statement.resources == toset([var.kms_key_arn])
-      ])
-    ])
+    condition = (
+      one(data.aws_iam_policy_document.kms_key[0].statement).sid == "KmsThroughStorage" &&
+      one(data.aws_iam_policy_document.kms_key[0].statement).actions == toset(["kms:Decrypt", "kms:GenerateDataKey"]) &&
+      one(data.aws_iam_policy_document.kms_key[0].statement).resources == toset([var.kms_key_arn]) &&
+      alltrue([for document in data.aws_iam_policy_document.function : contains(document.source_policy_documents, data.aws_iam_policy_document.kms_key[0].json)])
+    )
     error_message = "With a key every role may use it (through S3, DynamoDB and Lambda only)."
   }
 
@@ -104,10 +104,10 @@ run "xray_tracing" {
   }
 
   assert {
-    condition = alltrue([
-      for document in data.aws_iam_policy_document.function :
-      anytrue([for statement in document.statement : statement.sid == "XRayTracing"])
-    ])
+    condition = (
+      one(data.aws_iam_policy_document.xray_tracing.statement).sid == "XRayTracing" &&
+      alltrue([for document in data.aws_iam_policy_document.function : contains(document.source_policy_documents, data.aws_iam_policy_document.xray_tracing.json)])
+    )
     error_message = "Every role may send traces."
   }
 }

@@ -19,6 +19,30 @@ run "runtime_python314_needs_a_newer_provider" {
   expect_failures = [var.runtime]
 }
 
+run "a_runtime_the_zip_was_not_built_for_fails_the_plan" {
+  command = plan
+
+  variables {
+    runtime = "python3.12"
+  }
+
+  expect_failures = [terraform_data.lambda_package]
+}
+
+run "a_zip_built_for_python312_deploys_on_python312" {
+  command = plan
+
+  variables {
+    runtime             = "python3.12"
+    lambda_zip_runtimes = ["python3.12"]
+  }
+
+  assert {
+    condition     = alltrue([for function in aws_lambda_function.this : function.runtime == "python3.12"])
+    error_message = "A runtime the zip was built for deploys."
+  }
+}
+
 run "ingest_visibility_timeout_below_six_times_the_timeout" {
   command = plan
 
@@ -41,6 +65,53 @@ run "visibility_timeout_follows_the_ingest_timeout" {
     condition     = aws_sqs_queue.ingest.visibility_timeout_seconds == 720
     error_message = "By default the visibility timeout is 6x the ingest timeout."
   }
+}
+
+run "ingest_visibility_counts_the_batching_window" {
+  command = plan
+
+  variables {
+    ingest_batching_window_seconds = 30
+  }
+
+  assert {
+    condition     = aws_sqs_queue.ingest.visibility_timeout_seconds == 390
+    error_message = "By default the visibility timeout is 6x the ingest timeout plus the batching window."
+  }
+}
+
+run "ingest_visibility_below_six_timeouts_plus_the_window" {
+  command = plan
+
+  variables {
+    ingest_batching_window_seconds          = 30
+    ingest_queue_visibility_timeout_seconds = 360
+  }
+
+  expect_failures = [aws_sqs_queue.ingest]
+}
+
+run "dlq_visibility_covers_a_dlq_retry_run" {
+  command = plan
+
+  variables {
+    timeouts = { dlq_retry = 600 }
+  }
+
+  assert {
+    condition     = aws_sqs_queue.ingest_dlq.visibility_timeout_seconds == 600
+    error_message = "The DLQ hides a received message for as long as a dlq_retry run may last."
+  }
+}
+
+run "dlq_visibility_shorter_than_a_dlq_retry_run" {
+  command = plan
+
+  variables {
+    ingest_dlq_visibility_timeout_seconds = 30
+  }
+
+  expect_failures = [aws_sqs_queue.ingest_dlq]
 }
 
 run "http_functions_answer_within_api_gateway_limit" {

@@ -77,3 +77,7 @@ mock_resource "aws_api_gateway_stage" {
     invoke_url = "https://mockapi.execute-api.eu-west-1.amazonaws.com/v1"
   }
 }
+
+mock_resource "aws_sns_topic" {
+  defaults = { arn = "arn:aws:sns:eu-west-1:123456789012:kumocms-alarms" }
+}
