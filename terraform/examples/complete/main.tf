@@ -3,6 +3,10 @@
 
 locals {
   emulated = var.aws_endpoint_url != null
+  # `nox -s package` writes beside the zip what it was built for; its runtime, when the file is
+  # there, is the one runtime the module may deploy (a mismatch then fails the plan).
+  package_runtime = lookup(try(jsondecode(file("${trimsuffix(var.lambda_zip, ".zip")}.json")), {}), "runtime", null)
+  zip_runtimes    = local.package_runtime == null ? var.lambda_zip_runtimes : [local.package_runtime]
 }
 
 provider "aws" {
@@ -41,7 +45,7 @@ module "kumocms" {
   name_prefix                  = var.name_prefix
   lambda_zip                   = var.lambda_zip
   lambda_zip_hash              = filebase64sha256(var.lambda_zip)
-  lambda_zip_runtimes          = var.lambda_zip_runtimes
+  lambda_zip_runtimes          = local.zip_runtimes
   cors_allowed_origins         = var.cors_allowed_origins
   kms_key_arn                  = var.kms_key_arn
   alarm_actions                = var.alarm_actions
