@@ -53,7 +53,11 @@ def tests(session: nox.Session) -> None:
     for package, floor in COVERAGE_FLOOR.items():
         session.log(f"coverage of {package} (floor {floor} %)")
         session.run(
-            "coverage", "report", f"--include={package}/*", f"--fail-under={floor}", "--format=total"
+            "coverage",
+            "report",
+            f"--include={package}/*",
+            f"--fail-under={floor}",
+            "--format=total",
         )
     session.run("coverage", "report", "--skip-covered")
 

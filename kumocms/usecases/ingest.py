@@ -53,6 +53,7 @@ class ObjectCreated:
     size: int | None = None
     sequencer: str | None = None
     is_copy: bool = False
+    version_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -156,6 +157,12 @@ def _object_created(
     if document.stale_revision is not None:
         # Repeat the cleanup a failed attempt may have missed (deletes are idempotent).
         ports.blobs.delete(document.id, [document.stale_revision], sidecar=False)
+    if event.version_id is not None and event.version_id == document.content_version:
+        return Outcome.UNCHANGED  # the transfer worker's commit (AWS: CompleteMultipartUpload)
+    if document.copy is not None:
+        # The worker's completion, delivered before its record was saved: the copy's own
+        # commit checks the source version, so nothing here may change the document.
+        return Outcome.UNCHANGED
     if event.is_copy or not is_newer_sequencer(event.sequencer, document.sequencer):
         return Outcome.UNCHANGED  # a duplicate, an older event, or our own archive copy
     info = ports.blobs.inspect(ref)
