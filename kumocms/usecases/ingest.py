@@ -25,7 +25,8 @@ from kumocms.model import (
     is_newer_sequencer,
 )
 from kumocms.ports import Ports
-from kumocms.states import ArchiveState
+from kumocms.states import ArchiveState, StorageClass
+from kumocms.usecases import transfer
 from kumocms.usecases.common import commit, find, with_conflict_retries
 
 
@@ -241,6 +242,11 @@ def _restore_completed(
 
 
 def _make_permanent(ports: Ports, document: Document, ref: ContentRef) -> Outcome:
+    if document.copy is not None:
+        return Outcome.UNCHANGED  # the transfer worker is copying it back already
+    if transfer.needs_worker(ports, document):
+        transfer.start_copy(ports, document, StorageClass.STANDARD, document.start_permanent)
+        return Outcome.APPLIED
     ports.blobs.make_permanent(ref)
     return _commit(ports, document, document.make_permanent(ports.clock.now()))
 
