@@ -24,7 +24,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from kumocms.ids import DocumentId, UserId
 from kumocms.jsonvalue import JsonObject, JsonValue
-from kumocms.model import Document
+from kumocms.model import CopyJob, Document
 from kumocms.rules import MAX_NUMBER_DIGITS, normalize_metadata
 from kumocms.states import ArchiveState
 from kumocms.users import User
@@ -64,6 +64,9 @@ PENDING_BACKSTOP = timedelta(days=7)
 _DOC = "DOC#"
 _ALL = "ALL#"
 _PENDING = "PENDING#"
+_COPY = "COPY#"
+_COPYING = "COPYING#"
+COPY_ID: Final = "copy_id"
 _IDEM = "IDEM#"
 _USER = "USER#"
 _KEY = "KEY#"
@@ -268,6 +271,35 @@ def document_to_item(document: Document, *, shards: int) -> Item:
 def document_from_item(item: Mapping[str, Any]) -> Document:
     """The document an item holds."""
     return _converter.structure(_deserialize(item), Document)
+
+
+def copy_key(document_id: DocumentId) -> Item:
+    """The primary key of a document's copy job item."""
+    return {PK: _s(f"{_COPY}{document_id.value}")}
+
+
+def copying_partition(shard: int) -> str:
+    """`by_pending_deadline` partition of a shard's copy jobs (beside the pending uploads)."""
+    return f"{_COPYING}{shard:02d}"
+
+
+def copy_to_item(job: CopyJob, *, shards: int) -> Item:
+    """A copy job's item: its fields, and its last progress in the sparse deadline index."""
+    plain = cast("dict[str, object]", _converter.unstructure(job, CopyJob))
+    plain[PK] = f"{_COPY}{job.document_id.value}"
+    plain[PENDING_PK] = copying_partition(shard_of(job.document_id, shards))
+    plain[PENDING_SK] = f"{iso(job.progress_at)}#{job.document_id.value}"
+    return _serialize(plain)
+
+
+def copy_from_item(item: Mapping[str, Any]) -> CopyJob:
+    """The copy job an item holds."""
+    plain = _deserialize(item)
+    plain["size"] = int(plain["size"])
+    plain["revision"] = int(plain["revision"])
+    plain["part_size"] = int(plain["part_size"])
+    plain["parts"] = [{**part, "number": int(part["number"])} for part in plain["parts"]]
+    return _converter.structure(plain, CopyJob)
 
 
 def sort_key(item: Mapping[str, Any]) -> str:

@@ -15,6 +15,12 @@ Documents table — hash key `pk` (S), no range key, TTL attribute `expires_at`.
 - GSIs (projection ALL): `by_created` (`list_pk`, `sk`) lists newest first, `by_state`
   (`state_pk`, `sk`) lists one state, `by_pending_deadline` (`pending_pk`, `pending_sk`) finds
   uploads past their deadline. The sparse pending keys keep that index small.
+- Copy job (the transfer worker's checkpoint, one per document while a copy runs):
+  `pk = "COPY#<ULID>"`, the job's fields (`copy_id`, parts with ETags, ...), and
+  `pending_pk = "COPYING#<shard>"`, `pending_sk = "<last progress ISO-8601 UTC>#<ULID>"`: the
+  same sparse `by_pending_deadline` index finds stalled copies in their own partitions.
+  A checkpoint is one TransactWriteItems: a ConditionCheck that the document is still in the
+  job's state with the job's copy id, and a Put conditional on the stored job's copy id.
 - Idempotency record: `pk = "IDEM#<scope>"`, `fingerprint`, `status` (N, absent while the
   request is in flight), `body`, `headers` (M), `expires_at` (TTL, epoch seconds).
 
@@ -65,13 +71,14 @@ from adapters.cursor import (
 )
 from kumocms.errors import (
     AlreadyExistsError,
+    CopyCancelledError,
     DocumentNotFoundError,
     LastAdminError,
     UserNotFoundError,
     VersionConflictError,
 )
 from kumocms.ids import DocumentId, UserId
-from kumocms.model import Document
+from kumocms.model import CopyJob, Document
 from kumocms.ports import Clock, DocumentPage
 from kumocms.states import ArchiveState
 from kumocms.users import User
@@ -385,6 +392,102 @@ class DynamoDocumentRepository:
         )
         merged = itertools.islice(heapq.merge(*found, key=items.sort_key), limit)
         return [items.document_from_item(item) for item in merged]
+
+    def add_copy(self, job: CopyJob) -> None:
+        """Record a new copy job (one PutItem that refuses to overwrite)."""
+        with aws_errors("DynamoDB PutItem"):
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=items.copy_to_item(job, shards=self._shards),
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    **_IF_NEW,
+                )
+            except ClientError as error:
+                if error_code(error) != _CONDITION_FAILED:
+                    raise
+                old = _old_item(error)
+                if old is not None and items.copy_from_item(old) == job:
+                    return
+                raise AlreadyExistsError(f"document {job.document_id} has a copy") from None
+
+    def get_copy(self, document_id: DocumentId) -> CopyJob | None:
+        """The document's copy job (one consistent GetItem)."""
+        item = _read(self._client, self._table, items.copy_key(document_id))
+        return None if item is None else items.copy_from_item(item)
+
+    def save_copy_progress(self, job: CopyJob) -> None:
+        """One TransactWriteItems: the document still waits for this copy; the job is ours."""
+        check = {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": items.document_key(job.document_id),
+                "ConditionExpression": "#state = :state AND #copy.#cid = :cid",
+                "ExpressionAttributeNames": {
+                    "#state": "state",
+                    "#copy": "copy",
+                    "#cid": items.COPY_ID,
+                },
+                "ExpressionAttributeValues": {
+                    ":state": items.string_value(job.copying_state.value),
+                    ":cid": items.string_value(job.copy_id),
+                },
+            }
+        }
+        put = {
+            "Put": {
+                "TableName": self._table,
+                "Item": items.copy_to_item(job, shards=self._shards),
+                "ConditionExpression": "#cid = :cid",
+                "ExpressionAttributeNames": {"#cid": items.COPY_ID},
+                "ExpressionAttributeValues": {":cid": items.string_value(job.copy_id)},
+            }
+        }
+        writes = cast("list[TransactWriteItemTypeDef]", [check, put])
+        with aws_errors("DynamoDB TransactWriteItems"):
+            try:
+                self._client.transact_write_items(TransactItems=writes)
+            except ClientError as error:
+                if error_code(error) != _TRANSACTION_CANCELLED:
+                    raise
+                codes = [str(reason.get("Code", "None")) for reason in _reasons(error)]
+                if "ConditionalCheckFailed" not in codes:
+                    raise
+                raise CopyCancelledError(
+                    f"copy {job.copy_id} is no longer the document's copy"
+                ) from None
+
+    def remove_copy(self, document_id: DocumentId, copy_id: str) -> None:
+        """Delete the job item if it is still `copy_id` (one DeleteItem)."""
+        with aws_errors("DynamoDB DeleteItem"):
+            try:
+                self._client.delete_item(
+                    TableName=self._table,
+                    Key=items.copy_key(document_id),
+                    ConditionExpression="#cid = :cid",
+                    ExpressionAttributeNames={"#cid": items.COPY_ID},
+                    ExpressionAttributeValues={":cid": items.string_value(copy_id)},
+                )
+            except ClientError as error:
+                if error_code(error) != _CONDITION_FAILED:
+                    raise
+
+    def find_stalled_copies(self, before: datetime, *, limit: int) -> builtins.list[CopyJob]:
+        """Copy jobs last checkpointed at or before `before`: one Query per shard."""
+        if limit < 1:
+            return []
+        partitions = [
+            (items.PENDING_PK, items.copying_partition(shard)) for shard in range(self._shards)
+        ]
+        found = self._query_all(
+            items.BY_PENDING_DEADLINE,
+            partitions,
+            bound=(items.PENDING_SK, "<", items.deadline_bound(before)),
+            forward=True,
+            want=limit,
+        )
+        merged = itertools.islice(heapq.merge(*found, key=items.deadline_key), limit)
+        return [items.copy_from_item(item) for item in merged]
 
     def check(self) -> None:
         """Raise DependencyError when the table cannot be read (one GetItem)."""

@@ -32,10 +32,12 @@ from adapters.disposition import content_disposition
 from kumocms.errors import (
     AlreadyExistsError,
     ChecksumMismatchError,
+    CopyCancelledError,
     DependencyError,
     DocumentNotFoundError,
     KumoError,
     LastAdminError,
+    SourceChangedError,
     UserNotFoundError,
     ValidationError,
     VersionConflictError,
@@ -45,8 +47,13 @@ from kumocms.ids import DocumentId, UserId
 from kumocms.jsonvalue import JsonObject, dumps_json, loads_json
 from kumocms.keys import ContentRef, content_key, sidecar_key
 from kumocms.model import (
+    MAX_PARTS,
+    MIN_PART_SIZE,
     ContentDeclaration,
+    CopiedPart,
+    CopyJob,
     Document,
+    PartRange,
     StoredContent,
     UploadMode,
     restore_expiry,
@@ -125,6 +132,10 @@ class SequentialIds:
         digest = hashlib.sha256(f"key-{next(self._counter)}".encode()).hexdigest()
         return API_KEY_PREFIX + digest[:43]
 
+    def copy_id(self) -> str:
+        """A reproducible copy id."""
+        return f"copy-{next(self._counter)}"
+
 
 class RecordingEventBus:
     """Keeps every published event in order."""
@@ -154,6 +165,7 @@ class _Object:
     restore_expires_at: datetime | None = None
     restore_days: int = 0
     completion_announced: bool = False
+    version_id: str = ""
 
 
 @attrs.define
@@ -161,6 +173,7 @@ class _Multipart:
     key: str
     content_type: str
     parts: dict[int, bytes] = attrs.field(factory=dict)
+    storage_class: StorageClass = StorageClass.STANDARD
 
 
 class InMemoryBlobStore:
@@ -184,6 +197,8 @@ class InMemoryBlobStore:
         self.restore_delay = restore_delay
         self.available = True
         self.objects: dict[str, _Object] = {}
+        self.noncurrent: dict[str, list[_Object]] = {}
+        """Older versions of each key, oldest first (the bucket is versioned)."""
         self._uploads: dict[str, _Multipart] = {}
         self._events: list[StorageEvent] = []
         self._sequencer = itertools.count(1)
@@ -340,9 +355,7 @@ class InMemoryBlobStore:
             return
         if obj.storage_class.is_archive:
             raise DependencyError("an archived object cannot be copied before it is restored")
-        obj.storage_class = storage_class
-        obj.restore_ready_at = obj.restore_expires_at = None
-        self._announce(ObjectCreated, key, size=len(obj.data), is_copy=True)
+        self._copy_in_place(key, obj, storage_class)
 
     def request_restore(self, ref: ContentRef, *, days: int, tier: RestoreTier) -> RestoreOutcome:
         """Start a restore, report one in progress, or extend a restored copy."""
@@ -374,9 +387,7 @@ class InMemoryBlobStore:
             return
         if not self._readable(obj):
             raise DependencyError("the object is not restored")
-        obj.storage_class = StorageClass.STANDARD
-        obj.restore_ready_at = obj.restore_expires_at = None
-        self._announce(ObjectCreated, key, size=len(obj.data), is_copy=True)
+        self._copy_in_place(key, obj, StorageClass.STANDARD)
 
     def delete(self, document_id: DocumentId, revisions: Iterable[int], *, sidecar: bool) -> None:
         """Delete revisions and the sidecar; absent keys are fine."""
@@ -385,6 +396,107 @@ class InMemoryBlobStore:
             self.objects.pop(content_key(ContentRef(document_id, revision)), None)
         if sidecar:
             self.objects.pop(sidecar_key(document_id), None)
+
+    # -- resumable copies ------------------------------------------------------------------
+
+    def current_version(self, ref: ContentRef) -> str | None:
+        """The current object's version id."""
+        self._call("current_version")
+        obj = self.objects.get(content_key(ref))
+        return None if obj is None else obj.version_id
+
+    def start_copy(self, ref: ContentRef, *, storage_class: StorageClass, content_type: str) -> str:
+        """Open a multipart upload that will hold the copied parts."""
+        self._call("start_copy")
+        upload_id = f"mpc-{next(self._sequencer)}"
+        self._uploads[upload_id] = _Multipart(
+            content_key(ref), content_type, storage_class=storage_class
+        )
+        return upload_id
+
+    def copy_part(
+        self, ref: ContentRef, *, copy_upload: str, source_version: str, part: PartRange
+    ) -> CopiedPart:
+        """Copy bytes of one source version into the upload (like UploadPartCopy)."""
+        self._call("copy_part")
+        key = content_key(ref)
+        upload = self._uploads.get(copy_upload)
+        if upload is None or upload.key != key:
+            raise CopyCancelledError("NoSuchUpload")
+        source = self.version(key, source_version)
+        if source is None:
+            raise DependencyError("NoSuchVersion")
+        if not self._readable(source):
+            raise DependencyError("InvalidObjectState")
+        if part.last >= len(source.data) or not 1 <= part.number <= MAX_PARTS:
+            raise DependencyError("InvalidRange")
+        data = source.data[part.first : part.last + 1]
+        upload.parts[part.number] = data
+        return CopiedPart(number=part.number, etag=_etag(data))
+
+    def complete_copy(
+        self,
+        ref: ContentRef,
+        *,
+        copy_upload: str,
+        source_version: str,
+        parts: Sequence[CopiedPart],
+    ) -> str:
+        """Assemble the parts as the key's new current version (refused if the source moved)."""
+        self._call("complete_copy")
+        key = content_key(ref)
+        upload = self._uploads.get(copy_upload)
+        if upload is None or upload.key != key:
+            raise CopyCancelledError("NoSuchUpload")
+        current = self.objects.get(key)
+        if current is None or current.version_id != source_version:
+            raise SourceChangedError("the object's current version is not the copy's source")
+        chunks = []
+        for index, part in enumerate(parts):
+            data = upload.parts.get(part.number)
+            if data is None or _etag(data) != part.etag.strip('"'):
+                raise DependencyError(f"InvalidPart {part.number}")
+            if len(data) < MIN_PART_SIZE and index < len(parts) - 1:
+                raise DependencyError("EntityTooSmall")
+            chunks.append(data)
+        del self._uploads[copy_upload]
+        copied = _Object(
+            b"".join(chunks), upload.content_type, None, storage_class=upload.storage_class
+        )
+        self._put(key, copied)
+        return copied.version_id
+
+    def abort_copy(self, ref: ContentRef, *, copy_upload: str) -> None:
+        """Drop the upload and its parts (an unknown one is fine)."""
+        self._call("abort_copy")
+        upload = self._uploads.get(copy_upload)
+        if upload is not None and upload.key == content_key(ref):
+            del self._uploads[copy_upload]
+
+    def delete_version(self, ref: ContentRef, version_id: str) -> None:
+        """Remove one version; the newest older one becomes current when it was current."""
+        self._call("delete_version")
+        key = content_key(ref)
+        older = self.noncurrent.get(key, [])
+        current = self.objects.get(key)
+        if current is not None and current.version_id == version_id:
+            if older:
+                self.objects[key] = older.pop()
+            else:
+                del self.objects[key]
+            return
+        self.noncurrent[key] = [obj for obj in older if obj.version_id != version_id]
+
+    def version(self, key: str, version_id: str) -> _Object | None:
+        """One version of a key, current or not."""
+        current = self.objects.get(key)
+        if current is not None and current.version_id == version_id:
+            return current
+        return next((o for o in self.noncurrent.get(key, []) if o.version_id == version_id), None)
+
+    def open_uploads(self) -> builtins.list[str]:
+        """Ids of multipart uploads neither completed nor aborted."""
+        return sorted(self._uploads)
 
     def write_sidecar(self, document_id: DocumentId, metadata: JsonObject) -> None:
         """Write `meta.json`."""
@@ -490,9 +602,20 @@ class InMemoryBlobStore:
         if not self.available:
             raise DependencyError("storage is unavailable")
 
-    def _put(self, key: str, obj: _Object) -> None:
+    def _put(self, key: str, obj: _Object, *, is_copy: bool = False) -> None:
+        previous = self.objects.get(key)
+        if previous is not None:
+            self.noncurrent.setdefault(key, []).append(previous)
+        obj.version_id = f"v{next(self._sequencer):06d}"
         self.objects[key] = obj
-        self._announce(ObjectCreated, key, size=len(obj.data))
+        self._announce(
+            ObjectCreated, key, size=len(obj.data), is_copy=is_copy, version_id=obj.version_id
+        )
+
+    def _copy_in_place(self, key: str, obj: _Object, storage_class: StorageClass) -> None:
+        """CopyObject onto the same key: a new version in another class."""
+        copied = _Object(obj.data, obj.content_type, obj.sha256, storage_class=storage_class)
+        self._put(key, copied, is_copy=True)
 
     def _announce(self, kind: type[StorageEvent], key: str, **fields: object) -> None:
         if kind is ObjectCreated:
@@ -548,6 +671,7 @@ class InMemoryDocumentRepository:
 
     def __init__(self) -> None:
         self._items: dict[DocumentId, Document] = {}
+        self._copies: dict[DocumentId, CopyJob] = {}
         self._lock = threading.Lock()
         self.available = True
 
@@ -620,6 +744,53 @@ class InMemoryDocumentRepository:
         return sorted((d for d in self._items.values() if d.state is state), key=lambda d: d.id)[
             :limit
         ]
+
+    def add_copy(self, job: CopyJob) -> None:
+        """Record a new copy job."""
+        self._check()
+        with self._lock:
+            current = self._copies.get(job.document_id)
+            if current == job:
+                return
+            if current is not None:
+                raise AlreadyExistsError(f"document {job.document_id} has a copy already")
+            self._copies[job.document_id] = job
+
+    def get_copy(self, document_id: DocumentId) -> CopyJob | None:
+        """The document's copy job."""
+        self._check()
+        return self._copies.get(document_id)
+
+    def save_copy_progress(self, job: CopyJob) -> None:
+        """Checkpoint while the document and the stored job still expect this copy."""
+        self._check()
+        with self._lock:
+            document = self._items.get(job.document_id)
+            stored = self._copies.get(job.document_id)
+            if (
+                document is None
+                or document.state is not job.copying_state
+                or not document.copying(job.copy_id)
+                or stored is None
+                or stored.copy_id != job.copy_id
+            ):
+                raise CopyCancelledError(f"copy {job.copy_id} is no longer the document's copy")
+            self._copies[job.document_id] = job
+
+    def remove_copy(self, document_id: DocumentId, copy_id: str) -> None:
+        """Forget the job if it is still `copy_id`."""
+        self._check()
+        with self._lock:
+            stored = self._copies.get(document_id)
+            if stored is not None and stored.copy_id == copy_id:
+                del self._copies[document_id]
+
+    def find_stalled_copies(self, before: datetime, *, limit: int) -> builtins.list[CopyJob]:
+        """Jobs without progress since `before`, oldest first."""
+        self._check()
+        stalled = [job for job in self._copies.values() if job.progress_at <= before]
+        stalled.sort(key=lambda job: (job.progress_at, job.document_id))
+        return stalled[:limit]
 
     def check(self) -> None:
         """Fails when the fake is marked unavailable."""
@@ -849,4 +1020,5 @@ def in_memory_ports(*, settings: Settings | None = None, clock: ManualClock | No
         ids=SequentialIds(clock),
         idempotency=InMemoryIdempotencyStore(clock),
         settings=settings or Settings(),
+        transfers=InMemoryQueue(clock, visibility_timeout=timedelta(minutes=90)),
     )

@@ -19,11 +19,18 @@ from s3transfer.exceptions import RetriesExceededError
 
 from adapters.aws import aws_errors, error_code, translate
 from adapters.disposition import content_disposition
-from kumocms.errors import ChecksumMismatchError, DependencyError, KumoError, ValidationError
+from kumocms.errors import (
+    ChecksumMismatchError,
+    CopyCancelledError,
+    DependencyError,
+    KumoError,
+    SourceChangedError,
+    ValidationError,
+)
 from kumocms.ids import DocumentId
 from kumocms.jsonvalue import JsonObject, dumps_json, loads_json
 from kumocms.keys import ContentRef, content_key, sidecar_key
-from kumocms.model import ContentDeclaration, StoredContent, UploadMode
+from kumocms.model import ContentDeclaration, CopiedPart, PartRange, StoredContent, UploadMode
 from kumocms.ports import Clock, PresignedUrl
 from kumocms.rules import normalize_metadata
 from kumocms.states import RestoreTier, StorageClass
@@ -397,6 +404,109 @@ class S3BlobStore:
             DependencyError: the object is not restored, is missing, or S3 failed.
         """
         self._change_class(ref, StorageClass.STANDARD)
+
+    # ---- resumable copies (the transfer worker) ---------------------------------------
+
+    def current_version(self, ref: ContentRef) -> str | None:
+        """The current object's `VersionId` (one HEAD), or None when there is no object."""
+        head = self._head(content_key(ref))
+        if head is None:
+            return None
+        return str(head.get("VersionId") or "null")
+
+    def start_copy(self, ref: ContentRef, *, storage_class: StorageClass, content_type: str) -> str:
+        """CreateMultipartUpload on the revision's key in `storage_class`."""
+        with aws_errors("S3 CreateMultipartUpload"):
+            response = self._client.create_multipart_upload(
+                Bucket=self._bucket,
+                Key=content_key(ref),
+                ContentType=content_type,
+                StorageClass=storage_class.value,
+            )
+        return response["UploadId"]
+
+    def copy_part(
+        self, ref: ContentRef, *, copy_upload: str, source_version: str, part: PartRange
+    ) -> CopiedPart:
+        """One UploadPartCopy of `part`'s byte range, the source pinned by its VersionId.
+
+        Raises:
+            CopyCancelledError: the upload was aborted or completed (NoSuchUpload).
+            DependencyError: S3 failed (the version is gone, an archived source, throttling).
+        """
+        key = content_key(ref)
+        with aws_errors("S3 UploadPartCopy"):
+            try:
+                response = self._client.upload_part_copy(
+                    Bucket=self._bucket,
+                    Key=key,
+                    UploadId=copy_upload,
+                    PartNumber=part.number,
+                    CopySource={"Bucket": self._bucket, "Key": key, "VersionId": source_version},
+                    CopySourceRange=f"bytes={part.first}-{part.last}",
+                )
+            except ClientError as error:
+                if error_code(error) != "NoSuchUpload":
+                    raise
+                raise CopyCancelledError("the copy's multipart upload is gone") from error
+        return CopiedPart(number=part.number, etag=response["CopyPartResult"]["ETag"])
+
+    def complete_copy(
+        self,
+        ref: ContentRef,
+        *,
+        copy_upload: str,
+        source_version: str,
+        parts: Sequence[CopiedPart],
+    ) -> str:
+        """Check the source is still current (one HEAD), then CompleteMultipartUpload.
+
+        S3 cannot make the completion conditional on another version being current, and
+        emulators ignore `x-amz-copy-source-if-match`, so the check is ours.
+
+        Raises:
+            SourceChangedError: the key's current version is not `source_version`.
+            CopyCancelledError: the upload was aborted or completed (NoSuchUpload).
+        """
+        if self.current_version(ref) != source_version:
+            raise SourceChangedError("the object's current version is not the copy's source")
+        with aws_errors("S3 CompleteMultipartUpload"):
+            try:
+                response = self._client.complete_multipart_upload(
+                    Bucket=self._bucket,
+                    Key=content_key(ref),
+                    UploadId=copy_upload,
+                    MultipartUpload={
+                        "Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]
+                    },
+                )
+            except ClientError as error:
+                if error_code(error) != "NoSuchUpload":
+                    raise
+                raise CopyCancelledError("the copy's multipart upload is gone") from error
+        return str(response.get("VersionId") or "null")
+
+    def abort_copy(self, ref: ContentRef, *, copy_upload: str) -> None:
+        """AbortMultipartUpload (an upload that is gone already is fine)."""
+        with aws_errors("S3 AbortMultipartUpload"):
+            try:
+                self._client.abort_multipart_upload(
+                    Bucket=self._bucket, Key=content_key(ref), UploadId=copy_upload
+                )
+            except ClientError as error:
+                if error_code(error) != "NoSuchUpload":
+                    raise
+
+    def delete_version(self, ref: ContentRef, version_id: str) -> None:
+        """DeleteObject with a VersionId: that version goes for good (no delete marker)."""
+        with aws_errors("S3 DeleteObject"):
+            try:
+                self._client.delete_object(
+                    Bucket=self._bucket, Key=content_key(ref), VersionId=version_id
+                )
+            except ClientError as error:
+                if error_code(error) not in {"NoSuchVersion", "NoSuchKey", "404"}:
+                    raise
 
     # ---- removal, sidecars, health ----------------------------------------------------
 

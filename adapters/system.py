@@ -35,3 +35,9 @@ class RandomIds:
     def api_key(self) -> str:
         """`kumo_` and 43 URL-safe characters (256 random bits)."""
         return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+    def copy_id(self) -> str:
+        """A new ULID (lower case) naming one transfer worker copy."""
+        from ulid import ULID  # noqa: PLC0415
+
+        return str(ULID()).lower()

@@ -36,6 +36,7 @@ from bench.events import proxy_event, sqs_batch
 from bench.report import Figure, notes, table, write_json
 
 MS = 1000.0
+MiB_ = 1024**2
 ADMIN_KEY = "kumo_bench-admin-key-0000000000000000000000"
 
 
@@ -443,7 +444,35 @@ def run(sizes: Sizes) -> tuple[list[Figure], list[str]]:
         )
         import_figures, findings = _import_figures(session, environment, stack)
         figures.extend(import_figures)
+    figures.extend(_transfer_figures())
     return figures, findings
+
+
+def _transfer_figures() -> list[Figure]:
+    """Large archives on a simulated S3 and Lambda clock (bench.transfer states the numbers)."""
+    from bench import transfer  # noqa: PLC0415
+
+    _log(transfer.report())
+    figures = []
+    for name, run in transfer.figures():
+        note = (
+            f"{run.parts} parts of {run.part_size // MiB_} MiB, {run.invocations} invocations, "
+            f"{run.total_seconds:.0f} s in all (simulated)"
+        )
+        figures.append(
+            Figure(name=f"{name}: API request", value=run.request_seconds, unit="s", target=29.0)
+        )
+        if run.invocations:
+            figures.append(
+                Figure(
+                    name=f"{name}: longest worker invocation",
+                    value=run.longest_invocation_seconds,
+                    unit="s",
+                    target=900.0,
+                    note=note,
+                )
+            )
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,6 +60,8 @@ class Needs:
     idempotency: bool = False
     queues: bool = False
     """The ingest dead-letter and parking queues."""
+    transfers: bool = False
+    """The transfer worker's queue (functions that start or hand over large copies)."""
 
     def required_settings(self) -> tuple[str, ...]:
         """The settings these ports cannot be built without."""
@@ -74,6 +76,8 @@ class Needs:
             names.append("event_bus")
         if self.queues:
             names.extend(("ingest_dlq_url", "parking_queue_url"))
+        if self.transfers:
+            names.append("transfer_queue_url")
         return tuple(names)
 
 
@@ -141,6 +145,13 @@ def build_runtime(settings: EnvSettings, needs: Needs, session: boto3.Session) -
                 settings.require("event_bus"),
             )
         )
+    transfers: MessageQueue | None = None
+    if needs.queues or needs.transfers:
+        from adapters.sqs import SqsQueue  # noqa: PLC0415
+
+        sqs = session.client("sqs", config=config, endpoint_url=endpoint)
+        if needs.transfers:
+            transfers = SqsQueue(sqs, settings.require("transfer_queue_url"))
     ports = Ports(
         blobs=blobs,
         documents=documents,
@@ -150,12 +161,10 @@ def build_runtime(settings: EnvSettings, needs: Needs, session: boto3.Session) -
         ids=RandomIds(),
         idempotency=idempotency,
         settings=settings.domain,
+        **({} if transfers is None else {"transfers": transfers}),
     )
     if not needs.queues:
         return Runtime(settings=settings, ports=ports)
-    from adapters.sqs import SqsQueue  # noqa: PLC0415
-
-    sqs = session.client("sqs", config=config, endpoint_url=endpoint)
     return Runtime(
         settings=settings,
         ports=ports,

@@ -29,6 +29,8 @@ UPLOAD_VARIABLES = (
     "MULTIPART_PART_SIZE",
     "PENDING_UPLOAD_TTL_SECONDS",
 )
+COPY_VARIABLES = ("SYNC_COPY_LIMIT", "COPY_PART_SIZE", "COPY_CONCURRENCY")
+"""Optional variables of the functions that copy content or start the transfer worker."""
 
 
 @attrs.frozen(kw_only=True)
@@ -37,7 +39,8 @@ class Function:
 
     name: str
     trigger: str
-    """`http` (API Gateway proxy), `authorizer`, `sqs` (ingest queue) or `schedule`."""
+    """`http` (API Gateway proxy), `authorizer`, `sqs` (the function's own queue: ingest or
+    transfer) or `schedule`."""
     needs: Needs
     optional_variables: tuple[str, ...] = TUNING_VARIABLES
     extra_required: tuple[str, ...] = ()
@@ -71,8 +74,10 @@ FUNCTIONS = MappingProxyType(
             Function(
                 name="documents_write",
                 trigger="http",
-                needs=Needs(blobs=True, documents=True, events=True, idempotency=True),
-                optional_variables=HTTP_VARIABLES + UPLOAD_VARIABLES,
+                needs=Needs(
+                    blobs=True, documents=True, events=True, idempotency=True, transfers=True
+                ),
+                optional_variables=HTTP_VARIABLES + UPLOAD_VARIABLES + COPY_VARIABLES,
                 description="Uploads, patches, replaces, deletes, archive and restore",
             ),
             Function(
@@ -98,14 +103,14 @@ FUNCTIONS = MappingProxyType(
             Function(
                 name="ingest",
                 trigger="sqs",
-                needs=Needs(blobs=True, documents=True, events=True),
-                optional_variables=(*TUNING_VARIABLES, "ORPHAN_GRACE_SECONDS"),
+                needs=Needs(blobs=True, documents=True, events=True, transfers=True),
+                optional_variables=(*TUNING_VARIABLES, "ORPHAN_GRACE_SECONDS", *COPY_VARIABLES),
                 description="Applies S3 events from the ingest queue",
             ),
             Function(
                 name="dlq_retry",
                 trigger="schedule",
-                needs=Needs(blobs=True, documents=True, events=True, queues=True),
+                needs=Needs(blobs=True, documents=True, events=True, queues=True, transfers=True),
                 optional_variables=(
                     *TUNING_VARIABLES,
                     "DLQ_MAX_RETRIES",
@@ -117,9 +122,24 @@ FUNCTIONS = MappingProxyType(
             Function(
                 name="reconcile",
                 trigger="schedule",
-                needs=Needs(blobs=True, documents=True, events=True),
-                optional_variables=(*TUNING_VARIABLES, "PENDING_UPLOAD_TTL_SECONDS"),
-                description="Expires lost uploads, settles stuck restores",
+                needs=Needs(blobs=True, documents=True, events=True, transfers=True),
+                optional_variables=(
+                    *TUNING_VARIABLES,
+                    "PENDING_UPLOAD_TTL_SECONDS",
+                    "COPY_STALL_SECONDS",
+                ),
+                description="Expires lost uploads, settles stuck restores and stalled copies",
+            ),
+            Function(
+                name="transfer",
+                trigger="sqs",
+                needs=Needs(blobs=True, documents=True, events=True, transfers=True),
+                optional_variables=(
+                    *TUNING_VARIABLES,
+                    "COPY_CONCURRENCY",
+                    "COPY_MAX_ATTEMPTS",
+                ),
+                description="Copies large objects between storage classes (resumable)",
             ),
         )
     }

@@ -60,6 +60,7 @@ VARIABLES = {
     "ingest_queue_url": "INGEST_QUEUE_URL",
     "ingest_dlq_url": "INGEST_DLQ_URL",
     "parking_queue_url": "PARKING_QUEUE_URL",
+    "transfer_queue_url": "TRANSFER_QUEUE_URL",
 }
 """Setting name -> environment variable, for the values a function may require."""
 
@@ -76,6 +77,7 @@ class EnvSettings:
     ingest_queue_url: str | None = None
     ingest_dlq_url: str | None = None
     parking_queue_url: str | None = None
+    transfer_queue_url: str | None = None
     dlq_max_retries: int = 5
     dlq_retry_delay_seconds: int = 30
     list_shards: int = 16
@@ -118,6 +120,11 @@ class EnvSettings:
                     environ, "PENDING_UPLOAD_TTL_SECONDS", defaults.pending_upload_ttl
                 ),
                 orphan_grace=_seconds(environ, "ORPHAN_GRACE_SECONDS", defaults.orphan_grace),
+                sync_copy_limit=_int(environ, "SYNC_COPY_LIMIT", defaults.sync_copy_limit),
+                copy_part_size=_int(environ, "COPY_PART_SIZE", defaults.copy_part_size),
+                copy_concurrency=_int(environ, "COPY_CONCURRENCY", defaults.copy_concurrency),
+                copy_stall=_seconds(environ, "COPY_STALL_SECONDS", defaults.copy_stall),
+                copy_max_attempts=_int(environ, "COPY_MAX_ATTEMPTS", defaults.copy_max_attempts),
                 restore_poll_interval=(
                     _seconds(environ, "RESTORE_POLL_SECONDS", timedelta(seconds=60))
                     if _optional(environ, "RESTORE_POLL_SECONDS")
@@ -140,6 +147,7 @@ class EnvSettings:
             ingest_queue_url=_optional(environ, "INGEST_QUEUE_URL"),
             ingest_dlq_url=_optional(environ, "INGEST_DLQ_URL"),
             parking_queue_url=_optional(environ, "PARKING_QUEUE_URL"),
+            transfer_queue_url=_optional(environ, "TRANSFER_QUEUE_URL"),
             dlq_max_retries=_int(environ, "DLQ_MAX_RETRIES", 5),
             dlq_retry_delay_seconds=_int(environ, "DLQ_RETRY_DELAY_SECONDS", 30, minimum=0),
             list_shards=_int(environ, "LIST_SHARDS", 16),

@@ -95,6 +95,7 @@ def parse_storage_event(event: Mapping[str, Any], *, bucket: str) -> StorageEven
             size=size if isinstance(size, int) else None,
             sequencer=obj.get("sequencer") if isinstance(obj.get("sequencer"), str) else None,
             is_copy=detail.get("reason") in COPY_REASONS,
+            version_id=obj.get("version-id") if isinstance(obj.get("version-id"), str) else None,
         )
     if kind == "Object Restore Initiated":
         return RestoreInitiated(key=key, occurred_at=occurred_at)

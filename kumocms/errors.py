@@ -112,6 +112,14 @@ class NotMultipartUploadError(ConflictError):
     """The document has no pending multipart upload."""
 
 
+class SourceChangedError(ConflictError):
+    """The object being copied is no longer the version the copy started from."""
+
+
+class CopyCancelledError(ConflictError):
+    """The copy is no longer the document's current copy (cancelled, failed or committed)."""
+
+
 class LastAdminError(ConflictError):
     """The change would leave no enabled admin."""
 

@@ -95,6 +95,30 @@ class DocumentArchived(DocumentEvent):
 
 
 @attrs.frozen(kw_only=True)
+class DocumentCopyStarted(DocumentEvent):
+    """The transfer worker was asked to copy the content to `storage_class` (it stays readable)."""
+
+    copy_id: str
+    storage_class: str
+
+
+@attrs.frozen(kw_only=True)
+class DocumentCopyFailed(DocumentEvent):
+    """A copy was given up (retries exhausted, stalled, source changed); the state is as before."""
+
+    copy_id: str
+    storage_class: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class DocumentCopyCancelled(DocumentEvent):
+    """A copy was cancelled (the document was deleted while it ran)."""
+
+    copy_id: str
+
+
+@attrs.frozen(kw_only=True)
 class DocumentRestoreRequested(DocumentEvent):
     """A restore from Glacier was requested."""
 

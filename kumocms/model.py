@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence  # noqa: F401 - Sequence resolves JsonValue
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal  # noqa: F401 - resolves the JsonValue alias in annotations
 from typing import TYPE_CHECKING, Any, Self
@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any, Self
 import attrs
 
 from kumocms.deferred import Deferred
-from kumocms.errors import ConflictError, InvalidMetadataError, InvalidRestoreRequestError
+from kumocms.errors import (
+    ConflictError,
+    CopyCancelledError,
+    InvalidMetadataError,
+    InvalidRestoreRequestError,
+)
 from kumocms.ids import DocumentId, UserId
 from kumocms.jsonvalue import JsonObject, JsonValue
 from kumocms.rules import MAX_RESTORE_DAYS, MIN_RESTORE_DAYS, normalize_metadata
@@ -24,6 +29,11 @@ else:
 
 MAX_PARTS = 10_000
 MiB = 1024**2
+GiB = 1024**3
+MIN_PART_SIZE = 5 * MiB
+"""S3's smallest multipart part (all but the last)."""
+MAX_PART_SIZE = 5 * GiB
+"""S3's largest part, and the largest single CopyObject / UploadPartCopy request."""
 
 
 class UploadMode(enum.Enum):
@@ -115,6 +125,106 @@ def plan_part_size(size: int, preferred: int) -> int:
     return -(-needed // MiB) * MiB
 
 
+def plan_copy_part_size(size: int, preferred: int) -> int:
+    """Part size of a worker copy: at least 5 MiB, at most 5 GiB, at most 10,000 parts.
+
+    5 TiB (the largest object) over 10,000 parts needs 524.3 MiB parts, well under 5 GiB.
+    """
+    part_size = max(plan_part_size(size, preferred), MIN_PART_SIZE)
+    if part_size > MAX_PART_SIZE:
+        raise ValueError("no part size keeps this object within 10,000 parts of 5 GiB")
+    return part_size
+
+
+@attrs.frozen(kw_only=True)
+class PartRange:
+    """One part of a copy: bytes `first` to `last` inclusive of the source."""
+
+    number: int
+    first: int
+    last: int
+
+    @property
+    def size(self) -> int:
+        """Bytes in the part."""
+        return self.last - self.first + 1
+
+
+@attrs.frozen(kw_only=True)
+class CopiedPart:
+    """A part storage copied, identified by the ETag it returned."""
+
+    number: int
+    etag: str
+
+
+@attrs.frozen(kw_only=True)
+class CopyTicket:
+    """What the document itself records about a copy the transfer worker is doing."""
+
+    copy_id: str
+    storage_class: StorageClass
+    previous_state: ArchiveState
+    started_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class CopyJob:
+    """A resumable multipart copy of one revision onto its own key in another storage class.
+
+    Stored beside the document and checkpointed as parts complete, so that a worker that runs
+    out of time (or dies) leaves everything the next one needs. `committed_version` is the
+    object version a completed copy made, recorded before the document is saved.
+    """
+
+    document_id: DocumentId
+    copy_id: str
+    revision: int
+    size: int
+    source_version: str
+    upload_id: str
+    part_size: int
+    storage_class: StorageClass
+    copying_state: ArchiveState
+    """The state the document is in while the copy runs (ARCHIVING, or RESTORED)."""
+    previous_state: ArchiveState
+    progress_at: datetime
+    parts: tuple[CopiedPart, ...] = ()
+    completing: bool = False
+    """Set just before the parts are assembled: a run that dies then may find it done."""
+    committed_version: str | None = None
+
+    @property
+    def part_count(self) -> int:
+        """How many parts the whole copy has."""
+        return -(-self.size // self.part_size)
+
+    def missing(self) -> list[PartRange]:
+        """The parts not copied yet, in order."""
+        done = {part.number for part in self.parts}
+        return [
+            PartRange(
+                number=number,
+                first=(number - 1) * self.part_size,
+                last=min(number * self.part_size, self.size) - 1,
+            )
+            for number in range(1, self.part_count + 1)
+            if number not in done
+        ]
+
+    def with_parts(self, copied: Sequence[CopiedPart], now: datetime) -> CopyJob:
+        """This job with more parts done (a part copied again replaces its old ETag)."""
+        merged = {part.number: part for part in self.parts}
+        merged.update({part.number: part for part in copied})
+        parts = tuple(merged[number] for number in sorted(merged))
+        return attrs.evolve(self, parts=parts, progress_at=now)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every part has been copied."""
+        return len(self.parts) == self.part_count
+
+
 def restore_expiry(ready_at: datetime, days: int) -> datetime:
     """When S3 removes a restored copy: midnight UTC after `days` days (AWS rounds up)."""
     end = ready_at + timedelta(days=days)
@@ -157,6 +267,11 @@ class Document:
     stale_revision: int | None = None
     """A revision whose object must be gone (deletes are repeated when its events recur)."""
     owner: UserId | None = None
+    copy: CopyTicket | None = None
+    """The transfer worker's copy in progress (ARCHIVING, or a permanent restore)."""
+    content_version: str | None = None
+    """The storage version of the current revision when known: the one a worker copy made,
+    so its own Object Created events are recognised."""
 
     # ---- creation -------------------------------------------------------------------------
 
@@ -235,8 +350,8 @@ class Document:
         )
 
     def is_readable(self, now: datetime) -> bool:
-        """Whether a download link can be given out now."""
-        if self.state is ArchiveState.ACTIVE:
+        """Whether a download link can be given out now (an archive copy reads its source)."""
+        if self.state in (ArchiveState.ACTIVE, ArchiveState.ARCHIVING):
             return True
         if self.state is ArchiveState.RESTORED and self.restore is not None:
             return self.restore.expires_at is None or self.restore.expires_at > now
@@ -415,6 +530,100 @@ class Document:
         document = self._evolve(Action.ARCHIVE, now, storage_class=storage_class, restore=None)
         return _emit(document, ev.DocumentArchived, now, storage_class=storage_class.value)
 
+    def start_archive(self, ticket: CopyTicket, now: datetime) -> Changed:
+        """The transfer worker will copy the content to a Glacier class; readable meanwhile.
+
+        Raises:
+            IllegalTransitionError: not active.
+            ConflictError: a replacement upload is pending.
+        """
+        self.archive(ticket.storage_class, now)  # the same checks as a copy within the request
+        document = self._evolve(Action.START_ARCHIVE, now, copy=ticket)
+        return _emit(
+            document,
+            ev.DocumentCopyStarted,
+            now,
+            copy_id=ticket.copy_id,
+            storage_class=ticket.storage_class.value,
+        )
+
+    def start_permanent(self, ticket: CopyTicket, now: datetime) -> Changed:
+        """The worker will copy the restored content back to STANDARD; restored until then."""
+        transition(self.state, Action.START_PERMANENT)
+        if self.restore is None:
+            raise ConflictError("the document has no restore to make permanent")
+        document = self._evolve(
+            Action.START_PERMANENT,
+            now,
+            copy=ticket,
+            restore=attrs.evolve(self.restore, permanent=True),
+        )
+        return _emit(
+            document,
+            ev.DocumentCopyStarted,
+            now,
+            copy_id=ticket.copy_id,
+            storage_class=ticket.storage_class.value,
+        )
+
+    def copying(self, copy_id: str) -> bool:
+        """Whether `copy_id` is the copy this document is waiting for."""
+        return self.copy is not None and self.copy.copy_id == copy_id
+
+    def commit_copy(self, copy_id: str, *, version_id: str, now: datetime) -> Changed:
+        """The worker's copy is complete in storage as `version_id`: archived, or active.
+
+        Raises:
+            CopyCancelledError: `copy_id` is not this document's copy any more.
+        """
+        ticket = self._ticket(copy_id)
+        if ticket.storage_class.is_archive:
+            document = self._evolve(
+                Action.COMMIT_ARCHIVE,
+                now,
+                storage_class=ticket.storage_class,
+                restore=None,
+                copy=None,
+                content_version=version_id,
+            )
+            return _emit(
+                document, ev.DocumentArchived, now, storage_class=ticket.storage_class.value
+            )
+        document = self._evolve(
+            Action.MAKE_PERMANENT,
+            now,
+            storage_class=StorageClass.STANDARD,
+            restore=None,
+            copy=None,
+            content_version=version_id,
+        )
+        return _emit(document, ev.DocumentMadePermanent, now)
+
+    def fail_copy(self, copy_id: str, *, reason: str, now: datetime) -> Changed:
+        """The copy was given up: back in the state it started from (content unchanged).
+
+        Raises:
+            CopyCancelledError: `copy_id` is not this document's copy any more.
+        """
+        ticket = self._ticket(copy_id)
+        restore = self.restore
+        if restore is not None and self.state is ArchiveState.RESTORED:
+            restore = attrs.evolve(restore, permanent=False)
+        document = self._evolve(Action.FAIL_COPY, now, copy=None, restore=restore)
+        return _emit(
+            document,
+            ev.DocumentCopyFailed,
+            now,
+            copy_id=copy_id,
+            storage_class=ticket.storage_class.value,
+            reason=reason,
+        )
+
+    def _ticket(self, copy_id: str) -> CopyTicket:
+        if self.copy is None or self.copy.copy_id != copy_id:
+            raise CopyCancelledError(f"copy {copy_id} is not the document's current copy")
+        return self.copy
+
     def check_restore(self, request: RestoreRequest) -> None:
         """Validate a restore request against this document before touching storage.
 
@@ -508,13 +717,20 @@ class Document:
             return None
         if expired_at < (self.restore.ready_at or self.restore.requested_at):
             return None  # an earlier copy's expiry, delivered late
-        document = self._evolve(Action.EXPIRE_RESTORE, now, restore=None)
+        # A permanent copy still running loses its source; the worker then finds its copy gone.
+        document = self._evolve(Action.EXPIRE_RESTORE, now, restore=None, copy=None)
         return _emit(document, ev.DocumentRestoreExpired, now)
 
     def delete(self, now: datetime) -> Changed:
-        """The document and its content go away."""
+        """The document and its content go away (a copy in progress is cancelled)."""
         transition(self.state, Action.DELETE)
-        return _emit(self, ev.DocumentDeleted, now)
+        deleted = _emit(self, ev.DocumentDeleted, now)
+        if self.copy is None:
+            return deleted
+        cancelled = ev.DocumentCopyCancelled(
+            occurred_at=now, document_id=self.id, version=self.version, copy_id=self.copy.copy_id
+        )
+        return Changed(document=self, events=(cancelled, *deleted.events))
 
     # ---- helpers --------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
+from kumocms.errors import DependencyError
 from kumocms.settings import Settings
 
 if TYPE_CHECKING:
@@ -17,7 +18,14 @@ if TYPE_CHECKING:
     from kumocms.ids import DocumentId, UserId
     from kumocms.jsonvalue import JsonObject
     from kumocms.keys import ContentRef
-    from kumocms.model import ContentDeclaration, Document, UploadMode
+    from kumocms.model import (
+        ContentDeclaration,
+        CopiedPart,
+        CopyJob,
+        Document,
+        PartRange,
+        UploadMode,
+    )
     from kumocms.portvalues import (
         CompletedPart,
         IdempotencyClaim,
@@ -104,6 +112,10 @@ class IdGenerator(Protocol):
         """A new random API key (with the recognisable prefix)."""
         ...
 
+    def copy_id(self) -> str:
+        """A new identifier for a transfer worker copy."""
+        ...
+
 
 class EventBus(Protocol):
     """Publishes domain events for subscribers."""
@@ -186,6 +198,52 @@ class BlobStore(Protocol):
         """Delete content revisions (and the sidecar) in one request; missing ones are fine."""
         ...
 
+    # -- resumable copies of a revision onto its own key (the transfer worker) ------------
+
+    def current_version(self, ref: ContentRef) -> str | None:
+        """The version id of the revision's current object, or None when there is none."""
+        ...
+
+    def start_copy(self, ref: ContentRef, *, storage_class: StorageClass, content_type: str) -> str:
+        """Open a multipart copy onto the revision's key in `storage_class`; return its id."""
+        ...
+
+    def copy_part(
+        self, ref: ContentRef, *, copy_upload: str, source_version: str, part: PartRange
+    ) -> CopiedPart:
+        """Copy one byte range of version `source_version` into the open copy (one request).
+
+        Raises:
+            CopyCancelledError: the copy was aborted or completed.
+            DependencyError: storage failed (the source version is gone or not readable).
+        """
+        ...
+
+    def complete_copy(
+        self,
+        ref: ContentRef,
+        *,
+        copy_upload: str,
+        source_version: str,
+        parts: Sequence[CopiedPart],
+    ) -> str:
+        """Assemble the copied parts as the key's new current version and return its id.
+
+        Raises:
+            SourceChangedError: the key's current version is no longer `source_version`
+                (nothing is completed; the caller aborts).
+            CopyCancelledError: the copy was aborted or completed already.
+        """
+        ...
+
+    def abort_copy(self, ref: ContentRef, *, copy_upload: str) -> None:
+        """Give up an open copy and the parts it holds (an unknown copy is fine)."""
+        ...
+
+    def delete_version(self, ref: ContentRef, version_id: str) -> None:
+        """Delete exactly one version of the revision's object (a missing one is fine)."""
+        ...
+
     def write_sidecar(self, document_id: DocumentId, metadata: JsonObject) -> None:
         """Mirror the user metadata to the document's `meta.json`."""
         ...
@@ -253,6 +311,39 @@ class DocumentRepository(Protocol):
 
     def find_in_state(self, state: ArchiveState, *, limit: int) -> Sequence[Document]:
         """Up to `limit` documents in `state` (for scheduled reconciliation)."""
+        ...
+
+    # -- transfer worker copies, one per document, stored beside it -----------------------
+
+    def add_copy(self, job: CopyJob) -> None:
+        """Record a new copy job (before the document points at it).
+
+        Raises:
+            AlreadyExistsError: another copy of the document is recorded.
+        """
+        ...
+
+    def get_copy(self, document_id: DocumentId) -> CopyJob | None:
+        """The document's copy job, or None."""
+        ...
+
+    def save_copy_progress(self, job: CopyJob) -> None:
+        """Checkpoint a job while the document and the stored job still expect it.
+
+        Conditional on the document being in `job.copying_state` with `job.copy_id` as its
+        copy, and on the stored job having the same copy id.
+
+        Raises:
+            CopyCancelledError: the document or the stored job moved on.
+        """
+        ...
+
+    def remove_copy(self, document_id: DocumentId, copy_id: str) -> None:
+        """Forget the job if it is still `copy_id` (a missing or other job is left alone)."""
+        ...
+
+    def find_stalled_copies(self, before: datetime, *, limit: int) -> Sequence[CopyJob]:
+        """Jobs whose last progress is at or before `before`, oldest first (sparse index)."""
         ...
 
     def check(self) -> None:
@@ -360,9 +451,49 @@ class MessageQueue(Protocol):
         ...
 
 
+class NoQueue:
+    """The queue of a composition root that has none: sending fails as a dependency would."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def send(
+        self,
+        body: str,
+        *,
+        attempts: int = 0,
+        last_error: str | None = None,
+        delay: timedelta = timedelta(0),
+    ) -> str:
+        """Refuse: nothing would ever read the message."""
+        del body, attempts, last_error, delay
+        raise DependencyError(f"no {self._name} queue is configured")
+
+    def receive(self, *, limit: int) -> Sequence[QueuedMessage]:
+        """Nothing to take."""
+        del limit
+        return ()
+
+    def delete(self, message: QueuedMessage) -> None:
+        """Nothing to delete."""
+        del message
+
+    def release(self, message: QueuedMessage) -> None:
+        """Nothing to release."""
+        del message
+
+
+def _no_transfer_queue() -> MessageQueue:
+    return NoQueue("transfer")
+
+
 @attrs.frozen(kw_only=True)
 class Ports:
-    """Everything the use cases need, assembled by a composition root."""
+    """Everything the use cases need, assembled by a composition root.
+
+    `transfers` is the transfer worker's queue: the use cases that start large copies send
+    their jobs there.
+    """
 
     blobs: BlobStore
     documents: DocumentRepository
@@ -372,6 +503,7 @@ class Ports:
     ids: IdGenerator
     idempotency: IdempotencyStore
     settings: Settings = attrs.field(factory=Settings)
+    transfers: MessageQueue = attrs.field(factory=_no_transfer_queue)
 
 
 __all__ = [
@@ -385,6 +517,7 @@ __all__ = [
     "IdempotencyClaim",
     "IdempotencyStore",
     "MessageQueue",
+    "NoQueue",
     "ObjectInfo",
     "PartUrl",
     "Ports",

@@ -46,3 +46,17 @@ class Settings:
     """Retry-After for a running restore; None derives it from the tier's window."""
     restore_stuck_factor: int = attrs.field(default=2, validator=_positive)
     """A restore is stuck when it takes this many times its tier's typical window."""
+    sync_copy_limit: int = attrs.field(default=256 * MiB, validator=_positive)
+    """Largest object copied within a request (archive, permanent restore); larger ones go to
+    the transfer worker."""
+    copy_part_size: int = attrs.field(default=512 * MiB, validator=_positive)
+    """Preferred UploadPartCopy part size of the worker (grown to stay within 10,000 parts)."""
+    copy_concurrency: int = attrs.field(default=8, validator=_positive)
+    """UploadPartCopy requests the worker runs at once."""
+    copy_stall: timedelta = attrs.field(default=timedelta(seconds=900), validator=_positive)
+    """A copy without progress for this long is rolled back by reconcile."""
+    copy_max_attempts: int = attrs.field(default=5, validator=_positive)
+    """Failed worker runs of one copy before it is rolled back."""
+    copy_assumed_throughput: int = attrs.field(default=25 * MiB, validator=_positive)
+    """Bytes per second one UploadPartCopy is assumed to move before the worker has measured
+    any (a pessimistic figure: it only decides when to hand over early)."""

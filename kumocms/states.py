@@ -18,6 +18,8 @@ class ArchiveState(enum.Enum):
     """The content is in a hot storage class and readable."""
     ARCHIVED = "archived"
     """The content is in GLACIER or DEEP_ARCHIVE and must be restored before reading."""
+    ARCHIVING = "archiving"
+    """The transfer worker is copying the content to a Glacier class; it stays readable."""
     RESTORING = "restoring"
     """A restore has been requested and has not completed."""
     RESTORED = "restored"
@@ -36,6 +38,11 @@ class Action(enum.Enum):
     CONFIRM_REPLACE = "confirm_replace"
     REJECT_REPLACE = "reject_replace"
     ARCHIVE = "archive"
+    START_ARCHIVE = "start_archive"
+    COMMIT_ARCHIVE = "commit_archive"
+    START_PERMANENT = "start_permanent"
+    FAIL_COPY = "fail_copy"
+    CANCEL_COPY = "cancel_copy"
     REQUEST_RESTORE = "request_restore"
     EXTEND_RESTORE = "extend_restore"
     COMPLETE_RESTORE = "complete_restore"
@@ -47,6 +54,7 @@ class Action(enum.Enum):
 
 _P, _A, _AR = ArchiveState.PENDING, ArchiveState.ACTIVE, ArchiveState.ARCHIVED
 _RG, _RD, _RJ = ArchiveState.RESTORING, ArchiveState.RESTORED, ArchiveState.REJECTED
+_AG = ArchiveState.ARCHIVING
 
 TRANSITIONS: MappingProxyType[Action, MappingProxyType[ArchiveState, ArchiveState]] = (
     MappingProxyType(
@@ -55,24 +63,32 @@ TRANSITIONS: MappingProxyType[Action, MappingProxyType[ArchiveState, ArchiveStat
             for action, moves in {
                 Action.CONFIRM_UPLOAD: {_P: _A},
                 Action.REJECT_UPLOAD: {_P: _RJ},
-                Action.UPDATE_METADATA: {_P: _P, _A: _A, _AR: _AR, _RG: _RG, _RD: _RD},
+                Action.UPDATE_METADATA: {_P: _P, _A: _A, _AG: _AG, _AR: _AR, _RG: _RG, _RD: _RD},
                 Action.REPLACE: {_A: _A},
                 Action.CONFIRM_REPLACE: {_A: _A},
                 Action.REJECT_REPLACE: {_A: _A},
                 Action.ARCHIVE: {_A: _AR},
+                Action.START_ARCHIVE: {_A: _AG},
+                Action.COMMIT_ARCHIVE: {_AG: _AR},
+                Action.START_PERMANENT: {_RD: _RD},
+                Action.FAIL_COPY: {_AG: _A, _RD: _RD},
+                Action.CANCEL_COPY: {_AG: _A, _RD: _RD},
                 Action.REQUEST_RESTORE: {_AR: _RG, _RG: _RG},
                 Action.EXTEND_RESTORE: {_RD: _RD},
                 Action.COMPLETE_RESTORE: {_RG: _RD, _AR: _RD},
                 Action.MAKE_PERMANENT: {_RD: _A},
                 Action.EXPIRE_RESTORE: {_RD: _AR, _RG: _AR},
-                Action.DELETE: {_P: _P, _A: _A, _AR: _AR, _RG: _RG, _RD: _RD, _RJ: _RJ},
+                Action.DELETE: {_P: _P, _A: _A, _AG: _AG, _AR: _AR, _RG: _RG, _RD: _RD, _RJ: _RJ},
                 Action.EXPIRE_UPLOAD: {_P: _P},
             }.items()
         }
     )
 )
 """For each action, the states it may start from and the state it leads to. DELETE and
-EXPIRE_UPLOAD end the document's life; their target is the state the record is removed in."""
+EXPIRE_UPLOAD end the document's life; their target is the state the record is removed in.
+A copy by the transfer worker starts with START_ARCHIVE or START_PERMANENT and ends with
+COMMIT_ARCHIVE or MAKE_PERMANENT, or with FAIL_COPY / CANCEL_COPY back in the state it started
+from; nothing else leaves ARCHIVING but DELETE, so a document is never stuck there."""
 
 
 def transition(state: ArchiveState, action: Action) -> ArchiveState:

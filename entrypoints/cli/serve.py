@@ -61,9 +61,27 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="authorizer result cache lifetime (default: %(default)s)",
     )
     parser.add_argument(
+        "--sync-copy-limit",
+        type=_bytes,
+        default=None,
+        metavar="BYTES",
+        help="largest object archived or made permanent within the request; larger ones go "
+        "to the transfer worker (default: 268435456)",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     parser.set_defaults(run=run)
+
+
+def _bytes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of bytes: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1 byte")
+    return value
 
 
 def _port(text: str) -> int:
@@ -99,6 +117,11 @@ def run(args: argparse.Namespace, *, out: TextIO = sys.stdout) -> int:
             admin_key=admin_key,
             restore_delay=args.restore_delay,
             authorizer_cache_ttl=args.authorizer_cache_ttl,
+            environment=(
+                {}
+                if getattr(args, "sync_copy_limit", None) is None
+                else {"SYNC_COPY_LIMIT": str(args.sync_copy_limit)}
+            ),
         )
     )
     try:

@@ -332,7 +332,10 @@ def archive_document(call: Call) -> HttpResponse:
         storage_class=StorageClass(fields.get("storage_class", StorageClass.GLACIER.value)),
         if_match=if_match(call),
     )
-    return _document(200, archive.archive_document(call.ports, call.actor, command))
+    result = archive.archive_document(call.ports, call.actor, command)
+    if result.in_progress:
+        return _accepted(call, result.view, result.retry_after_seconds)
+    return _document(200, result.view)
 
 
 def restore_document(call: Call) -> HttpResponse:
@@ -349,13 +352,18 @@ def restore_document(call: Call) -> HttpResponse:
     )
     result = archive.restore_document(call.ports, call.actor, command)
     if result.in_progress:
-        return _document(
-            202,
-            result.view,
-            Location=call.location(f"/documents/{document_id}"),
-            **{"Retry-After": str(result.retry_after_seconds)},
-        )
+        return _accepted(call, result.view, result.retry_after_seconds)
     return _document(200, result.view)
+
+
+def _accepted(call: Call, view: DocumentView, retry_after: int | None) -> HttpResponse:
+    """202 for work that goes on after the answer: poll the document after `Retry-After`."""
+    return _document(
+        202,
+        view,
+        Location=call.location(f"/documents/{view.document.id}"),
+        **{"Retry-After": str(retry_after or 1)},
+    )
 
 
 def issue_part_urls(call: Call) -> HttpResponse:

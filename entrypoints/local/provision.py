@@ -37,6 +37,8 @@ class Resources:
     ingest_dlq_url: str
     parking_queue_url: str
     s3_rule: str
+    transfer_queue_url: str = ""
+    transfer_dlq_url: str = ""
 
     def environment(self) -> dict[str, str]:
         """The environment variables the Lambda functions read."""
@@ -49,7 +51,13 @@ class Resources:
             "INGEST_QUEUE_URL": self.ingest_queue_url,
             "INGEST_DLQ_URL": self.ingest_dlq_url,
             "PARKING_QUEUE_URL": self.parking_queue_url,
+            "TRANSFER_QUEUE_URL": self.transfer_queue_url,
         }
+
+
+TRANSFER_VISIBILITY_SECONDS = 6 * 900
+TRANSFER_RETENTION_SECONDS = 1_209_600
+TRANSFER_MAX_RECEIVE_COUNT = 3
 
 
 def s3_event_pattern(bucket: str) -> dict[str, Any]:
@@ -170,6 +178,24 @@ def provision(
         },
     )
     events.put_targets(Rule=rule, Targets=[{"Id": "ingest-queue", "Arn": ingest_arn}])
+    # The transfer worker's queue (transfer.tf): 6x the function's 900 s timeout, its own DLQ.
+    transfer_dlq_url = sqs.create_queue(
+        QueueName=f"{prefix}-transfer-dlq",
+        Attributes={"MessageRetentionPeriod": str(TRANSFER_RETENTION_SECONDS)},
+    )["QueueUrl"]
+    transfer_url = sqs.create_queue(
+        QueueName=f"{prefix}-transfer",
+        Attributes={
+            "VisibilityTimeout": str(TRANSFER_VISIBILITY_SECONDS),
+            "MessageRetentionPeriod": str(TRANSFER_RETENTION_SECONDS),
+            "RedrivePolicy": json.dumps(
+                {
+                    "deadLetterTargetArn": _queue_arn(sqs, transfer_dlq_url),
+                    "maxReceiveCount": str(TRANSFER_MAX_RECEIVE_COUNT),
+                }
+            ),
+        },
+    )["QueueUrl"]
     return Resources(
         region=region,
         bucket=bucket,
@@ -180,6 +206,8 @@ def provision(
         ingest_dlq_url=dlq_url,
         parking_queue_url=parking_url,
         s3_rule=rule,
+        transfer_queue_url=transfer_url,
+        transfer_dlq_url=transfer_dlq_url,
     )
 
 

@@ -29,6 +29,7 @@ class QueuePump:
         region: str,
         batch_size: int = 10,
         function: str = "ingest",
+        timeout_seconds: float = 30.0,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
@@ -37,6 +38,7 @@ class QueuePump:
         self._region = region
         self._batch_size = batch_size
         self._function = function
+        self._timeout = timeout_seconds
 
     def pump_once(self, *, wait_seconds: int = 0) -> int:
         """Receive and hand over one batch; return how many messages it held."""
@@ -51,7 +53,7 @@ class QueuePump:
             return 0
         event = {"Records": [self._record(m) for m in messages]}
         try:
-            result = self._handler(event, LambdaContext(self._function))
+            result = self._handler(event, LambdaContext(self._function, self._timeout))
             failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         except Exception:  # noqa: BLE001 - a failed invocation retries the whole batch
             failed = {m["MessageId"] for m in messages}

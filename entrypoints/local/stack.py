@@ -22,6 +22,7 @@ from entrypoints.functions.authorizer import make_authorizer
 from entrypoints.functions.dlq_retry import make_dlq_retry_handler
 from entrypoints.functions.ingest import make_ingest_handler
 from entrypoints.functions.reconcile import make_reconcile_handler
+from entrypoints.functions.transfer import make_transfer_handler
 from entrypoints.http.api import make_http_handler
 from entrypoints.http.routes import FUNCTIONS as HTTP_FUNCTIONS
 from entrypoints.local import glacier
@@ -72,6 +73,7 @@ class LocalStack:
         self.gateway: Gateway | None = None
         self.admin_key = ""
         self.pump: QueuePump | None = None
+        self.transfer_pump: QueuePump | None = None
         self._sqs: Any = None
 
     @property
@@ -146,6 +148,18 @@ class LocalStack:
             queue_arn=queue_arn,
             region=options.region,
         )
+        self.transfer_pump = QueuePump(
+            sqs,
+            self.resources.transfer_queue_url,
+            make_transfer_handler(fixed(self.runtimes["transfer"])),
+            queue_arn=sqs.get_queue_attributes(
+                QueueUrl=self.resources.transfer_queue_url, AttributeNames=["QueueArn"]
+            )["Attributes"]["QueueArn"],
+            region=options.region,
+            batch_size=1,
+            function="transfer",
+            timeout_seconds=900,
+        )
         self.front = make_front(self.gateway, options.host, options.port, observer=self._observe)
         self._spawn("front", self.front.serve_forever)
         self._spawn("worker", self._work)
@@ -171,6 +185,8 @@ class LocalStack:
             try:
                 glacier.release_due()
                 busy = self.pump.pump_once() > 0
+                if self.transfer_pump is not None:
+                    busy = self.transfer_pump.pump_once() > 0 or busy
                 now = time.monotonic()
                 if now >= next_dlq:
                     dlq_retry({}, LambdaContext("dlq_retry", timeout_seconds=60))

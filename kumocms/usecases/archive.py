@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from kumocms.errors import ConflictError
 from kumocms.keys import ContentRef
 from kumocms.model import Document
 from kumocms.ports import Ports, RestoreOutcome
-from kumocms.states import ArchiveState
+from kumocms.states import ArchiveState, StorageClass
 from kumocms.usecases.common import DocumentView, commit, download_link, with_conflict_retries
 from kumocms.usecases.documents import restore_retry_after
+from kumocms.usecases.transfer import copy_retry_after, needs_worker, start_copy
 from kumocms.users import Permission, Principal
 
 if TYPE_CHECKING:
@@ -27,26 +29,51 @@ class RestoreResult:
     retry_after_seconds: int | None = None
 
 
-def archive_document(ports: Ports, actor: Principal, command: ArchiveDocument) -> DocumentView:
+@attrs.frozen(kw_only=True)
+class ArchiveResult:
+    """An archive's outcome: done (archived) or being copied by the worker (`archiving`)."""
+
+    view: DocumentView
+    in_progress: bool
+    retry_after_seconds: int | None = None
+
+
+def archive_document(ports: Ports, actor: Principal, command: ArchiveDocument) -> ArchiveResult:
     """Move an active document's content to GLACIER or DEEP_ARCHIVE.
 
-    Storage moves first (idempotently), so a failed save leaves nothing a retry cannot finish.
+    Up to `sync_copy_limit` the copy happens now: storage moves first (idempotently), so a
+    failed save leaves nothing a retry cannot finish. A larger object goes to the transfer
+    worker and the document is `archiving` (readable) until the worker commits. Archiving again
+    with the class already being copied to answers the running copy.
 
     Raises:
-        IllegalTransitionError: the document is not active.
-        ConflictError: a replacement upload is pending.
+        IllegalTransitionError: the document is not active (or archiving).
+        ConflictError: a replacement upload is pending, or the running copy is to another class.
     """
     actor.require(Permission.WRITE)
 
     def attempt(document: Document) -> Document:
         now = ports.clock.now()
+        if document.state is ArchiveState.ARCHIVING and document.copy is not None:
+            if document.copy.storage_class is not command.storage_class:
+                raise ConflictError(
+                    f"the document is being archived to {document.copy.storage_class.value}"
+                )
+            return document
         changed = document.archive(command.storage_class, now)  # validates before storage
         assert document.revision is not None
+        if needs_worker(ports, document):
+            return start_copy(ports, document, command.storage_class, document.start_archive)
         ports.blobs.archive(ContentRef(document.id, document.revision), command.storage_class)
         return commit(ports, document, changed)
 
     document = with_conflict_retries(ports, command.document_id, attempt, if_match=command.if_match)
-    return DocumentView(document=document)
+    view = DocumentView(document=document, download=download_link(ports, document))
+    if document.state is ArchiveState.ARCHIVING:
+        return ArchiveResult(
+            view=view, in_progress=True, retry_after_seconds=copy_retry_after(ports, document)
+        )
+    return ArchiveResult(view=view, in_progress=False)
 
 
 def restore_document(ports: Ports, actor: Principal, command: RestoreDocument) -> RestoreResult:
@@ -65,6 +92,10 @@ def restore_document(ports: Ports, actor: Principal, command: RestoreDocument) -
         assert document.revision is not None
         ref = ContentRef(document.id, document.revision)
         if document.state is ArchiveState.RESTORED and request.permanent:
+            if document.copy is not None:
+                return document  # the worker is copying it back already
+            if needs_worker(ports, document):
+                return start_copy(ports, document, StorageClass.STANDARD, document.start_permanent)
             ports.blobs.make_permanent(ref)
             return commit(ports, document, document.make_permanent(now))
         if document.state is ArchiveState.RESTORING and not (
@@ -88,5 +119,9 @@ def restore_document(ports: Ports, actor: Principal, command: RestoreDocument) -
     if document.state is ArchiveState.RESTORING:
         return RestoreResult(
             view=view, in_progress=True, retry_after_seconds=restore_retry_after(ports, document)
+        )
+    if document.copy is not None:
+        return RestoreResult(
+            view=view, in_progress=True, retry_after_seconds=copy_retry_after(ports, document)
         )
     return RestoreResult(view=view, in_progress=False)

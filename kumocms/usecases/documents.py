@@ -63,10 +63,11 @@ if TYPE_CHECKING:
         UploadDocument,
     )
     from kumocms.portvalues import PartUrl, UploadTarget
-    from kumocms.usecases import ingest
+    from kumocms.usecases import ingest, transfer
 else:  # the write side's types and the ingest rules load when a write first needs them
     commands = Deferred("kumocms.commands")
     ingest = Deferred("kumocms.usecases.ingest")
+    transfer = Deferred("kumocms.usecases.transfer")
 
 INITIAL_PART_URLS = 100
 """Part URLs handed out with a new multipart upload; the rest come from `uploads/parts`."""
@@ -314,6 +315,7 @@ def delete_document(ports: Ports, actor: Principal, command: DeleteDocument) -> 
 
     def attempt(document: Document) -> Document:
         changed = document.delete(ports.clock.now())
+        transfer.cancel_copy(ports, document)
         revisions = {document.revision, document.stale_revision}
         if document.pending is not None:
             pending = ContentRef(document.id, document.pending.revision)
@@ -323,6 +325,8 @@ def delete_document(ports: Ports, actor: Principal, command: DeleteDocument) -> 
         # Gone already is fine: a retried removal whose first attempt landed, or a racer.
         with contextlib.suppress(DocumentNotFoundError):
             ports.documents.remove(document.id, expected_version=document.version)
+        if document.copy is not None:
+            ports.documents.remove_copy(document.id, document.copy.copy_id)
         ports.events.publish(changed.events)
         return document
 

@@ -25,7 +25,8 @@ from kumocms.model import (
     is_newer_sequencer,
 )
 from kumocms.ports import Ports
-from kumocms.states import ArchiveState
+from kumocms.states import ArchiveState, StorageClass
+from kumocms.usecases import transfer
 from kumocms.usecases.common import commit, find, with_conflict_retries
 
 
@@ -53,6 +54,7 @@ class ObjectCreated:
     size: int | None = None
     sequencer: str | None = None
     is_copy: bool = False
+    version_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -156,6 +158,12 @@ def _object_created(
     if document.stale_revision is not None:
         # Repeat the cleanup a failed attempt may have missed (deletes are idempotent).
         ports.blobs.delete(document.id, [document.stale_revision], sidecar=False)
+    if event.version_id is not None and event.version_id == document.content_version:
+        return Outcome.UNCHANGED  # the transfer worker's commit (AWS: CompleteMultipartUpload)
+    if document.copy is not None:
+        # The worker's completion, delivered before its record was saved: the copy's own
+        # commit checks the source version, so nothing here may change the document.
+        return Outcome.UNCHANGED
     if event.is_copy or not is_newer_sequencer(event.sequencer, document.sequencer):
         return Outcome.UNCHANGED  # a duplicate, an older event, or our own archive copy
     info = ports.blobs.inspect(ref)
@@ -234,6 +242,11 @@ def _restore_completed(
 
 
 def _make_permanent(ports: Ports, document: Document, ref: ContentRef) -> Outcome:
+    if document.copy is not None:
+        return Outcome.UNCHANGED  # the transfer worker is copying it back already
+    if transfer.needs_worker(ports, document):
+        transfer.start_copy(ports, document, StorageClass.STANDARD, document.start_permanent)
+        return Outcome.APPLIED
     ports.blobs.make_permanent(ref)
     return _commit(ports, document, document.make_permanent(ports.clock.now()))
 

@@ -17,6 +17,7 @@ from kumocms.usecases.ingest import (
     RestoreExpired,
     handle_storage_event,
 )
+from kumocms.usecases.transfer import settle_stalled_copies
 
 
 @attrs.frozen(kw_only=True)
@@ -29,6 +30,7 @@ class ReconcileReport:
     restores_completed: int = 0
     restores_expired: int = 0
     restores_stuck: int = 0
+    copies_failed: int = 0
 
 
 def reconcile(ports: Ports, *, limit: int = 100) -> ReconcileReport:
@@ -39,6 +41,8 @@ def reconcile(ports: Ports, *, limit: int = 100) -> ReconcileReport:
     - A restore running much longer than its tier's window is checked against storage:
       completed if storage holds a copy, otherwise reported as stuck.
     - A restored copy past its expiry is archived again once storage no longer holds it.
+    - A transfer worker copy without progress for `copy_stall` (its worker died, its message
+      went to the dead-letter queue) is rolled back: aborted, the document as before.
     """
     counts: dict[str, int] = {}
 
@@ -58,6 +62,9 @@ def reconcile(ports: Ports, *, limit: int = 100) -> ReconcileReport:
         name = _settle_restored(ports, document)
         if name:
             bump(name)
+    failed = settle_stalled_copies(ports, limit=limit)
+    if failed:
+        counts["copies_failed"] = failed
     return ReconcileReport(**counts)
 
 

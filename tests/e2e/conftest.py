@@ -102,6 +102,9 @@ def stack() -> Iterator[LocalStack]:
             "MULTIPART_PART_SIZE": str(5 * MiB),
             "DLQ_MAX_RETRIES": "2",
             "DLQ_RETRY_DELAY_SECONDS": "0",
+            # Archives above 10 MiB go to the transfer worker (kumocms serve --sync-copy-limit).
+            "SYNC_COPY_LIMIT": str(10 * MiB),
+            "COPY_PART_SIZE": str(5 * MiB),
         },
     )
     local = LocalStack(options)

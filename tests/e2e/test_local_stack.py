@@ -57,6 +57,41 @@ def test_presigned_put_upload_of_12_mb_and_download(api: Api) -> None:
     assert "twelve.bin" in downloaded.headers.get("Content-Disposition", "")
 
 
+def test_a_large_archive_answers_202_archiving_then_becomes_archived(api: Api) -> None:
+    content = os.urandom(12 * MiB)
+    created = api(
+        "POST",
+        "/documents",
+        {
+            "file_name": "large.bin",
+            "size": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(),
+        },
+    ).json
+    upload = created["upload"]
+    etags = []
+    for part in upload["parts"]:
+        start = (part["part_number"] - 1) * upload["part_size"]
+        reply = request("PUT", part["url"], body=content[start : start + upload["part_size"]])
+        etags.append({"part_number": part["part_number"], "etag": reply.headers["ETag"]})
+    doc_id = created["document_id"]
+    api("POST", f"/documents/{doc_id}/uploads/complete", {"parts": etags})
+    accepted = api("POST", f"/documents/{doc_id}/archive", {"storage_class": "GLACIER"})
+    assert accepted.status == 202, accepted.body
+    assert accepted.headers["Location"].endswith(f"/documents/{doc_id}")
+    assert int(accepted.headers["Retry-After"]) >= 1
+    assert accepted.json["state"] == "archiving"
+    # Readable while the worker copies: the answer carries a download link to the old bytes.
+    link = accepted.json["download"]["url"]
+    downloaded = request("GET", link)
+    if downloaded.status == 200:  # the worker may already have committed (moto is fast)
+        assert downloaded.body == content
+    wait_for(lambda: _state(api, doc_id) == "archived", message="the worker's commit")
+    archived = api("GET", f"/documents/{doc_id}").json
+    assert archived["storage_class"] == "GLACIER"
+    assert archived["download"] is None
+
+
 def test_presigned_put_and_post_single_uploads(api: Api) -> None:
     content = os.urandom(6 * MiB)
     doc = api(

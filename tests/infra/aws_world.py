@@ -35,6 +35,7 @@ from entrypoints.functions.authorizer import make_authorizer
 from entrypoints.functions.dlq_retry import make_dlq_retry_handler
 from entrypoints.functions.ingest import make_ingest_handler
 from entrypoints.functions.reconcile import make_reconcile_handler
+from entrypoints.functions.transfer import make_transfer_handler
 from entrypoints.http.api import make_http_handler
 from entrypoints.local.gateway import Gateway, GatewayResponse, LambdaContext
 from entrypoints.manifest import FUNCTIONS
@@ -62,6 +63,12 @@ OPTIONAL_VALUES = {
     "DLQ_MAX_RETRIES": "2",
     "DLQ_RETRY_DELAY_SECONDS": "0",
     "CORS_ALLOWED_ORIGINS": "https://app.example",
+    # Archives of the 7 MiB multipart uploads go to the transfer worker, in 5 MiB parts.
+    "SYNC_COPY_LIMIT": str(6 * MiB),
+    "COPY_PART_SIZE": str(5 * MiB),
+    "COPY_CONCURRENCY": "2",
+    "COPY_MAX_ATTEMPTS": "3",
+    "COPY_STALL_SECONDS": "900",
 }
 
 
@@ -136,6 +143,7 @@ class World:
         )
         self.ingest = make_ingest_handler(fixed(self.runtimes["ingest"]))
         self.dlq_retry = make_dlq_retry_handler(fixed(self.runtimes["dlq_retry"]))
+        self.transfer = make_transfer_handler(fixed(self.runtimes["transfer"]))
         self.keys = {"admin": ADMIN_KEY}
         self.ingest_failures = 0
 
@@ -160,7 +168,7 @@ class World:
             TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
         )
         self.events.create_event_bus(Name=NAMES["EVENT_BUS_NAME"])
-        for name in ("ingest", "ingest-dlq", "parking"):
+        for name in ("ingest", "ingest-dlq", "parking", "transfer"):
             self.queues[name] = self.sqs.create_queue(QueueName=f"kumocms-{name}")["QueueUrl"]
         arn = self.sqs.get_queue_attributes(
             QueueUrl=self.queues["ingest"], AttributeNames=["QueueArn"]
@@ -189,6 +197,7 @@ class World:
             "INGEST_QUEUE_URL": self.queues["ingest"],
             "INGEST_DLQ_URL": self.queues["ingest-dlq"],
             "PARKING_QUEUE_URL": self.queues["parking"],
+            "TRANSFER_QUEUE_URL": self.queues["transfer"],
         }
 
     def _runtime(self, name: str) -> Runtime:
@@ -323,6 +332,37 @@ class World:
                     QueueUrl=self.queues["ingest"], ReceiptHandle=message["ReceiptHandle"]
                 )
         raise AssertionError("the ingest queue never emptied")
+
+    def drain_transfers(self, *, limit: int = 20) -> list[dict[str, Any]]:
+        """Deliver the transfer queue to the transfer function, one order per invocation."""
+        results = []
+        for _ in range(limit):
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queues["transfer"],
+                MaxNumberOfMessages=1,
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                return results
+            message = messages[0]
+            attributes = {
+                name: {"stringValue": value["StringValue"], "dataType": value["DataType"]}
+                for name, value in (message.get("MessageAttributes") or {}).items()
+            }
+            record = {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "messageAttributes": attributes,
+                "eventSource": "aws:sqs",
+            }
+            results.append(
+                self.transfer({"Records": [record]}, LambdaContext("transfer", timeout_seconds=900))
+            )
+            self.sqs.delete_message(
+                QueueUrl=self.queues["transfer"], ReceiptHandle=message["ReceiptHandle"]
+            )
+        raise AssertionError("the transfer queue never emptied")
 
     def _ingest(self, messages: list[Mapping[str, Any]]) -> None:
         event = {

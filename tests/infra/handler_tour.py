@@ -174,6 +174,37 @@ class Tour:
         assert not answer["batchItemFailures"], answer
         self.functions["ingest"] = len(events)
 
+    def transfer(self) -> None:
+        """The copy orders waiting in the transfer queue, as its event source mapping sends them.
+
+        The one client call here reads the queue as Lambda's poller would (boto3 is the
+        runtime's, so what it loads is allowed).
+        """
+        import boto3
+
+        sqs = boto3.client(
+            "sqs", region_name=self.region, endpoint_url=os.environ["KUMOCMS_AWS_ENDPOINT_URL"]
+        )
+        queue = os.environ["TRANSFER_QUEUE_URL"]
+        messages = sqs.receive_message(
+            QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        assert messages, "the large archive sent a copy order"
+        for message in messages:
+            record = {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{self.region}:{ACCOUNT}:kumocms-transfer",
+                "awsRegion": self.region,
+            }
+            answer = self.invoke("transfer", {"Records": [record]})
+            assert not answer["batchItemFailures"], answer
+        self.functions["transfer"] = len(messages)
+
 
 def _form(content: bytes) -> tuple[str, bytes]:
     boundary = "tour-boundary-7d1f"
@@ -292,6 +323,10 @@ def tour() -> Tour:
         ids=multipart,
         body={"parts": parts},
     )
+
+    # Above SYNC_COPY_LIMIT an archive is a copy job for the transfer function.
+    t.http("documents_write", "POST", "/documents/{id}/archive", ids=multipart, body={})
+    t.transfer()
 
     # The presigned upload arrives; S3's events reach the ingest function through the queue.
     _put(presigned["upload"]["url"], content, presigned["upload"].get("headers"))

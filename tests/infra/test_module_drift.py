@@ -104,6 +104,7 @@ EXPECTED_SOURCES = {
     "INGEST_QUEUE_URL": "aws_sqs_queue.ingest.url",
     "INGEST_DLQ_URL": "aws_sqs_queue.ingest_dlq.url",
     "PARKING_QUEUE_URL": "aws_sqs_queue.parking.url",
+    "TRANSFER_QUEUE_URL": "aws_sqs_queue.transfer.url",
 }
 """Which resource attribute each required variable must come from."""
 

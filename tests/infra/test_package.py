@@ -113,6 +113,7 @@ def tour(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 "LOG_LEVEL": "WARNING",
                 "MULTIPART_THRESHOLD": str(6 * MiB),
                 "MULTIPART_PART_SIZE": str(5 * MiB),
+                "SYNC_COPY_LIMIT": str(1 * MiB),  # the multipart document's archive is a job
                 "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths)),
                 "PATH": os.environ.get("PATH", ""),
             },

@@ -116,7 +116,16 @@ def _s3_grants(call: Call, _world: World) -> set[Grant]:
         raise AssertionError(f"no IAM mapping for S3 {call.operation}: add it to the table")
     if not call.presigned:
         assert call.params["Bucket"] == NAMES["S3_BUCKET"], call
-    return set(table[call.operation])
+    grants = set(table[call.operation])
+    # Naming a version needs the *Version actions (a copy's pinned source, an exact delete).
+    source = call.params.get("CopySource")
+    if (isinstance(source, Mapping) and source.get("VersionId")) or (
+        isinstance(source, str) and "versionId=" in source
+    ):
+        grants.add(("s3:GetObjectVersion", OBJECTS))
+    if call.operation == "DeleteObject" and call.params.get("VersionId"):
+        grants = {("s3:DeleteObjectVersion", OBJECTS)}
+    return grants
 
 
 def _dynamodb_grants(call: Call, _world: World) -> set[Grant] | None:
@@ -152,6 +161,7 @@ def _sqs_grants(call: Call, world: World) -> set[Grant] | None:
         world.queues["ingest"]: "ingest_queue",
         world.queues["ingest-dlq"]: "ingest_dlq",
         world.queues["parking"]: "parking_queue",
+        world.queues["transfer"]: "transfer_queue",
     }[call.params["QueueUrl"]]
     return {(SQS_ACTIONS[call.operation], queue)}
 
@@ -457,6 +467,76 @@ def reconcile_scenario(world: World, consumer: str) -> None:
     assert report["restores_expired"] >= 1, report
 
 
+def _big_active(world: World) -> dict[str, Any]:
+    """A document above the world's sync_copy_limit (a completed multipart upload)."""
+    multi = _presigned(world, BIG)
+    parts = _upload_parts(world, multi["upload"], BIG)
+    return world.doc(
+        world.http(
+            "POST",
+            f"/documents/{multi['document_id']}/uploads/complete",
+            key="editor",
+            json_body={"parts": parts},
+        )
+    )
+
+
+def transfer_scenario(world: World, consumer: str) -> None:
+    """Large archives and permanent restores through the transfer worker, and their failures."""
+    # Archive: 202 archiving, the worker copies and commits; then a large permanent restore.
+    archived = _big_active(world)
+    path = f"/documents/{archived['document_id']}"
+    reply = world.http("POST", f"{path}/archive", key="editor", expect=202)
+    assert world.doc(reply)["state"] == "archiving"
+    world.drain_transfers()
+    world.drain(consumer)
+    assert world.doc(world.http("GET", path, key="reader"))["state"] == "archived"
+    world.http("POST", f"{path}/restore", key="editor", expect=202)
+    _restored(world, archived, consumer)
+    world.http("POST", f"{path}/restore", key="editor", json_body={"permanent": True}, expect=202)
+    world.drain_transfers()
+    assert world.doc(world.http("GET", path, key="reader"))["state"] == "active"
+    # A permanent restore asked for while restoring: the event processor starts the copy.
+    permanent = _big_active(world)
+    path = f"/documents/{permanent['document_id']}"
+    world.http("POST", f"{path}/archive", key="editor", expect=202)
+    world.drain_transfers()
+    world.http("POST", f"{path}/restore", key="editor", expect=202)
+    world.http("POST", f"{path}/restore", key="editor", json_body={"permanent": True})
+    _restored(world, permanent, consumer)
+    world.drain_transfers()
+    assert world.doc(world.http("GET", path, key="reader"))["state"] == "active"
+    # Deleted while archiving: the copy is cancelled.
+    cancelled = _big_active(world)
+    world.http("POST", f"/documents/{cancelled['document_id']}/archive", key="editor", expect=202)
+    world.http("DELETE", f"/documents/{cancelled['document_id']}", key="editor", expect=204)
+    world.drain_transfers()
+    # S3 failing: the worker sends the order again with a delay (it is lost here, so the
+    # copy stalls); a copy whose worker never ran; both are rolled back by reconcile, which
+    # also starts the worker's copy for a permanent restore whose completion was lost.
+    failing = _big_active(world)
+    world.http("POST", f"/documents/{failing['document_id']}/archive", key="editor", expect=202)
+    world.outages.add("UploadPartCopy")
+    try:
+        world.drain_transfers()
+    finally:
+        world.outages.discard("UploadPartCopy")
+    stalled = _big_active(world)
+    world.http("POST", f"/documents/{stalled['document_id']}/archive", key="editor", expect=202)
+    world.sqs.purge_queue(QueueUrl=world.queues["transfer"])
+    lost = _big_active(world)
+    path = f"/documents/{lost['document_id']}"
+    world.http("POST", f"{path}/archive", key="editor", expect=202)
+    world.drain_transfers()
+    world.http("POST", f"{path}/restore", key="editor", expect=202)
+    world.http("POST", f"{path}/restore", key="editor", json_body={"permanent": True})
+    report = world.reconcile_later(timedelta(days=2))
+    assert report["copies_failed"] >= 2, report
+    for document in (failing, stalled):
+        state = world.doc(world.http("GET", f"/documents/{document['document_id']}", key="reader"))
+        assert state["state"] == "active", state
+
+
 def dead_letter_scenario(world: World) -> None:
     """Messages dlq_retry cannot process: re-queued once per run, parked after the limit."""
     dlq = world.queues["ingest-dlq"]
@@ -492,6 +572,7 @@ def run_world(consumer: str) -> dict[str, list[Call]]:
             malformed_record_scenario(world)
         else:
             dead_letter_scenario(world)
+        transfer_scenario(world, consumer)
         recorded = {name: list(recorder.calls) for name, recorder in world.recorders.items()}
         grants = {name: _grants(calls, world) for name, calls in recorded.items()}
     return {"calls": recorded, "grants": grants}  # type: ignore[dict-item]
@@ -565,6 +646,8 @@ def observed(worlds: list[dict[str, Any]]) -> dict[str, set[Grant]]:
             # The same code copies objects over 5 GB with a multipart copy instead.
             needed[name] |= large_copy
     needed["ingest"] |= set(EVENT_SOURCE_MAPPING)
+    # The transfer queue's poller, likewise (the function itself sends hand-overs there).
+    needed["transfer"] |= {(action, "transfer_queue") for action, _ in EVENT_SOURCE_MAPPING}
     return needed
 
 

@@ -54,6 +54,12 @@ data "aws_iam_policy_document" "function_documents_write" {
     resources = [local.iam_resources["event_bus"]]
   }
 
+  statement {
+    sid       = "StartCopies"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.iam_resources["transfer_queue"]]
+  }
+
   # The Lambda runtime writes the function's logs to its own log group only.
   statement {
     sid       = "OwnLogGroup"
@@ -168,6 +174,12 @@ data "aws_iam_policy_document" "function_ingest" {
     resources = [local.iam_resources["ingest_queue"]]
   }
 
+  statement {
+    sid       = "StartCopies"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.iam_resources["transfer_queue"]]
+  }
+
   # The Lambda runtime writes the function's logs to its own log group only.
   statement {
     sid       = "OwnLogGroup"
@@ -260,6 +272,45 @@ data "aws_iam_policy_document" "function_reconcile" {
   }
 }
 
+data "aws_iam_policy_document" "function_transfer" {
+  statement {
+    sid       = "Documents"
+    actions   = ["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]
+    resources = [local.iam_resources["documents_table"]]
+  }
+
+  statement {
+    sid       = "Objects"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
+    resources = [local.iam_resources["bucket_objects"]]
+  }
+
+  statement {
+    sid       = "MissingObjectsAre404"
+    actions   = ["s3:ListBucket"]
+    resources = [local.iam_resources["bucket"]]
+  }
+
+  statement {
+    sid       = "DomainEvents"
+    actions   = ["events:PutEvents"]
+    resources = [local.iam_resources["event_bus"]]
+  }
+
+  statement {
+    sid       = "EventSourceMapping"
+    actions   = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage"]
+    resources = [local.iam_resources["transfer_queue"]]
+  }
+
+  # The Lambda runtime writes the function's logs to its own log group only.
+  statement {
+    sid       = "OwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function["transfer"].arn}:*"]
+  }
+}
+
 locals {
   # The written-out document of each function, by manifest name (iam.tf merges the
   # X-Ray and KMS statements into it).
@@ -272,5 +323,6 @@ locals {
     ingest          = data.aws_iam_policy_document.function_ingest
     dlq_retry       = data.aws_iam_policy_document.function_dlq_retry
     reconcile       = data.aws_iam_policy_document.function_reconcile
+    transfer        = data.aws_iam_policy_document.function_transfer
   }
 }

@@ -28,6 +28,7 @@ locals {
     ingest          = 60
     dlq_retry       = 300
     reconcile       = 300
+    transfer        = 900
   }
   timeouts = { for name in keys(local.functions) : name => lookup(var.timeouts, name, lookup(local.default_timeouts, name, 30)) }
   memory   = { for name in keys(local.functions) : name => lookup(var.memory_mb, name, var.default_memory_mb) }
@@ -66,6 +67,8 @@ locals {
     INGEST_QUEUE_URL  = aws_sqs_queue.ingest.url
     INGEST_DLQ_URL    = aws_sqs_queue.ingest_dlq.url
     PARKING_QUEUE_URL = aws_sqs_queue.parking.url
+    # transfer.tf
+    TRANSFER_QUEUE_URL = aws_sqs_queue.transfer.url
   }
   optional_environment = {
     LOG_LEVEL                  = var.log_level
@@ -82,6 +85,12 @@ locals {
     CORS_ALLOWED_ORIGINS       = local.cors ? join(",", var.cors_allowed_origins) : null
     DLQ_MAX_RETRIES            = tostring(var.dlq_max_retries)
     DLQ_RETRY_DELAY_SECONDS    = var.dlq_retry_delay_seconds == null ? null : tostring(var.dlq_retry_delay_seconds)
+    # transfer.tf
+    SYNC_COPY_LIMIT    = var.sync_copy_limit == null ? null : tostring(var.sync_copy_limit)
+    COPY_PART_SIZE     = var.copy_part_size == null ? null : tostring(var.copy_part_size)
+    COPY_CONCURRENCY   = var.copy_concurrency == null ? null : tostring(var.copy_concurrency)
+    COPY_STALL_SECONDS = var.copy_stall_seconds == null ? null : tostring(var.copy_stall_seconds)
+    COPY_MAX_ATTEMPTS  = var.copy_max_attempts == null ? null : tostring(var.copy_max_attempts)
   }
   function_environment = {
     for name, function in local.functions : name => merge(
@@ -109,6 +118,7 @@ locals {
     ingest_queue                = aws_sqs_queue.ingest.arn
     ingest_dlq                  = aws_sqs_queue.ingest_dlq.arn
     parking_queue               = aws_sqs_queue.parking.arn
+    transfer_queue              = aws_sqs_queue.transfer.arn
     "*"                         = "*"
   }
 
