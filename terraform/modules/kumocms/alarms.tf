@@ -9,10 +9,11 @@
 
 locals {
   alarm_queues = {
-    ingest_dlq = aws_sqs_queue.ingest_dlq.name
-    parking    = aws_sqs_queue.parking.name
+    ingest_dlq   = aws_sqs_queue.ingest_dlq.name
+    parking      = aws_sqs_queue.parking.name
+    transfer_dlq = aws_sqs_queue.transfer_dlq.name
   }
-  age_alarm_queues = merge(local.alarm_queues, { ingest = aws_sqs_queue.ingest.name })
+  age_alarm_queues = merge(local.alarm_queues, { ingest = aws_sqs_queue.ingest.name, transfer = aws_sqs_queue.transfer.name })
 
   metrics_namespace = coalesce(var.metrics_namespace, "KumoCMS/${var.name_prefix}")
 

@@ -34,14 +34,14 @@ locals {
     {
       title = "Queues: visible messages"
       metrics = [
-        for queue in [aws_sqs_queue.ingest.name, aws_sqs_queue.ingest_dlq.name, aws_sqs_queue.parking.name] :
+        for queue in [aws_sqs_queue.ingest.name, aws_sqs_queue.ingest_dlq.name, aws_sqs_queue.parking.name, aws_sqs_queue.transfer.name, aws_sqs_queue.transfer_dlq.name] :
         ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue, { stat = "Maximum" }]
       ]
     },
     {
       title = "Queues: oldest message (s)"
       metrics = [
-        for queue in [aws_sqs_queue.ingest.name, aws_sqs_queue.ingest_dlq.name, aws_sqs_queue.parking.name] :
+        for queue in [aws_sqs_queue.ingest.name, aws_sqs_queue.ingest_dlq.name, aws_sqs_queue.parking.name, aws_sqs_queue.transfer.name, aws_sqs_queue.transfer_dlq.name] :
         ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", queue, { stat = "Maximum" }]
       ]
     },

@@ -109,21 +109,4 @@ resource "aws_lambda_event_source_mapping" "transfer" {
   depends_on = [aws_iam_role_policy.function]
 }
 
-resource "aws_cloudwatch_metric_alarm" "transfer_dlq_depth" {
-  count = var.create_alarms ? 1 : 0
-
-  alarm_name          = "${var.name_prefix}-transfer-dlq-not-empty"
-  alarm_description   = "Copy orders wait in ${aws_sqs_queue.transfer_dlq.name}: copies that failed; reconcile rolls them back."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.transfer_dlq.name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_actions
-  ok_actions          = var.alarm_actions
-  tags                = local.common_tags
-}
+# Its DLQ's depth and its backlog are alarmed with the other queues (alarms.tf).

@@ -17,14 +17,16 @@ run "queues_alarm_when_anything_waits" {
     condition = (
       aws_cloudwatch_metric_alarm.queue_depth["ingest_dlq"].metric_name == "ApproximateNumberOfMessagesVisible" &&
       aws_cloudwatch_metric_alarm.queue_depth["parking"].threshold == 0 &&
-      aws_cloudwatch_metric_alarm.queue_depth["parking"].comparison_operator == "GreaterThanThreshold"
+      aws_cloudwatch_metric_alarm.queue_depth["parking"].comparison_operator == "GreaterThanThreshold" &&
+      aws_cloudwatch_metric_alarm.queue_depth["transfer_dlq"].threshold == 0 &&
+      aws_cloudwatch_metric_alarm.queue_age["transfer"].metric_name == "ApproximateAgeOfOldestMessage"
     )
-    error_message = "The DLQ and the parking queue alarm as soon as they hold a message."
+    error_message = "The DLQs and the parking queue alarm as soon as they hold a message."
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.queue_age) == 3 && aws_cloudwatch_metric_alarm.queue_age["parking"].metric_name == "ApproximateAgeOfOldestMessage"
-    error_message = "Old messages in the ingest queue, the DLQ and the parking queue alarm."
+    condition     = length(aws_cloudwatch_metric_alarm.queue_age) == 5 && aws_cloudwatch_metric_alarm.queue_age["parking"].metric_name == "ApproximateAgeOfOldestMessage"
+    error_message = "Old messages in the ingest and transfer queues, their DLQs and the parking queue alarm."
   }
 }
 
