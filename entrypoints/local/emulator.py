@@ -67,7 +67,7 @@ def _is_object_put(environ: dict[str, Any]) -> bool:
 
 def _set_stored_content_type(path: str, content_type: str) -> None:
     """Give the object just stored (path-style `/bucket/key`) the Content-Type the client sent."""
-    from moto.core import DEFAULT_ACCOUNT_ID  # noqa: PLC0415 - moto is only needed locally
+    from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: PLC0415 - moto is only needed locally
     from moto.s3.models import s3_backends  # noqa: PLC0415
 
     bucket, _, key = path.lstrip("/").partition("/")
