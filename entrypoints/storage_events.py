@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from entrypoints.observability import get_logger
+from kumocms.errors import RetryLaterError
 from kumocms.usecases.ingest import (
     ObjectCreated,
     Outcome,
@@ -53,7 +54,18 @@ def apply_message(ports: Ports, body: str, *, bucket: str) -> Outcome:
     storage_event = parse_storage_event(event, bucket=bucket)
     if storage_event is None:
         return Outcome.IGNORED
-    outcome = handle_storage_event(ports, storage_event)
+    try:
+        outcome = handle_storage_event(ports, storage_event)
+    except RetryLaterError as early:
+        # Expected while a request is still saving the record: not a failure, but retried.
+        log.info(
+            "storage_event_early",
+            detail_type=event.get("detail-type"),
+            key=storage_event.key,
+            document_id=early.document_id,
+            outcome="retry_later",
+        )
+        raise
     log.info(
         "storage_event",
         detail_type=event.get("detail-type"),

@@ -156,6 +156,10 @@ class ForbiddenError(KumoError):
 class RetryLaterError(KumoError):
     """An event arrived before the state it depends on; deliver it again later."""
 
+    def __init__(self, message: str, *, document_id: str | None = None) -> None:
+        super().__init__(message)
+        self.document_id = document_id
+
 
 class DependencyError(KumoError):
     """A backing service (S3, DynamoDB, EventBridge) failed or is unreachable."""

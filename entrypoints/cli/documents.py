@@ -19,6 +19,7 @@ from entrypoints.cli.options import (
     seconds,
 )
 from entrypoints.cli.output import human, note, out, out_json, table
+from entrypoints.cli.waiting import ARCHIVE, PERMANENT_RESTORE, Pacing, Settling, settle
 
 STATES = ("pending", "active", "archived", "restoring", "restored", "rejected")
 TIERS = ("Standard", "Expedited", "Bulk")
@@ -132,24 +133,57 @@ def add_archive(commands: Commands, api: argparse.ArgumentParser) -> None:
         _run_archive,
         parents=[api],
         summary="move a document's content to Glacier",
-        description="Move an active document's content to an archive storage class.",
+        description=(
+            "Move an active document's content to an archive storage class. A large object "
+            "is copied after the answer (state archiving); with --wait, poll until it is "
+            "archived, as often as the API's Retry-After says."
+        ),
         subject="document",
     )
     parser.add_argument(
         "--storage-class", choices=STORAGE_CLASSES, default="GLACIER", help="(default: GLACIER)"
     )
     add_if_match(parser)
+    _add_wait(parser, "wait until the document is archived")
+
+
+def _add_wait(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--wait", action="store_true", help=what)
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help="give up waiting after this long (default: no limit)",
+    )
 
 
 def _run_archive(args: argparse.Namespace) -> int:
-    document = api_client(args).call(
+    api = api_client(args)
+    reply = api.request(
         "POST",
         document_path(args.id, "archive"),
-        {"storage_class": args.storage_class},
+        body={"storage_class": args.storage_class},
         headers=if_match_header(args.if_match),
     )
+    document = reply.json()
+    if args.wait:
+        document = _settle(api, args, ARCHIVE, document, reply.retry_after)
     out_json(document)
     return 0
+
+
+def _settle(
+    api: ApiClient,
+    args: argparse.Namespace,
+    settling: Settling,
+    document: Any,
+    retry_after: int | None,
+) -> Any:
+    def fetch() -> tuple[Any, int | None]:
+        reply = api.request("GET", document_path(args.id))
+        return reply.json(), reply.retry_after
+
+    return settle(settling, document, fetch, Pacing(retry_after=retry_after, timeout=args.timeout))
 
 
 def add_restore(commands: Commands, api: argparse.ArgumentParser) -> None:
@@ -162,7 +196,8 @@ def add_restore(commands: Commands, api: argparse.ArgumentParser) -> None:
         summary="restore archived content",
         description=(
             "Start a restore of an archived document (or extend a restored copy). With --wait, "
-            "poll until the content is readable, as often as the API's Retry-After says."
+            "poll until the content is readable, as often as the API's Retry-After says; with "
+            "--permanent --wait, until the document is active again."
         ),
         subject="document",
     )
@@ -177,24 +212,21 @@ def add_restore(commands: Commands, api: argparse.ArgumentParser) -> None:
         "--permanent", action="store_true", help="copy the content back to a hot storage class"
     )
     add_if_match(parser)
-    parser.add_argument("--wait", action="store_true", help="wait until the content is readable")
-    parser.add_argument(
-        "--timeout",
-        type=seconds,
-        metavar="SECONDS",
-        help="give up waiting after this long (default: no limit)",
-    )
+    _add_wait(parser, "wait until the content is readable (with --permanent: until it is active)")
 
 
 def _run_restore(args: argparse.Namespace) -> int:
     api = api_client(args)
-    document = api.call(
+    reply = api.request(
         "POST",
         document_path(args.id, "restore"),
-        {"days": args.days, "tier": args.tier, "permanent": args.permanent},
+        body={"days": args.days, "tier": args.tier, "permanent": args.permanent},
         headers=if_match_header(args.if_match),
     )
-    if args.wait:
+    document = reply.json()
+    if args.wait and args.permanent:
+        document = _settle(api, args, PERMANENT_RESTORE, document, reply.retry_after)
+    elif args.wait:
         _await_restore(api, args.id, args.timeout)
         document = api.call("GET", document_path(args.id))
     out_json(document)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import signal
 import sys
@@ -18,6 +19,7 @@ from kumocms.errors import InvalidApiKeyError
 from kumocms.rules import validate_api_key_format
 
 _SECONDS = seconds_type(86400, zero=True)
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,6 +71,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "to the transfer worker (default: 268435456)",
     )
     parser.add_argument(
+        "--region",
+        type=_region,
+        default="eu-west-1",
+        help="the emulator's AWS region, where everything is provisioned (default: %(default)s)",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     parser.set_defaults(run=run)
@@ -82,6 +90,12 @@ def _bytes(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1 byte")
     return value
+
+
+def _region(text: str) -> str:
+    if not _REGION.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not an AWS region name: {text!r}")
+    return text
 
 
 def _port(text: str) -> int:
@@ -117,6 +131,7 @@ def run(args: argparse.Namespace, *, out: TextIO = sys.stdout) -> int:
             admin_key=admin_key,
             restore_delay=args.restore_delay,
             authorizer_cache_ttl=args.authorizer_cache_ttl,
+            region=getattr(args, "region", "eu-west-1"),
             environment=(
                 {}
                 if getattr(args, "sync_copy_limit", None) is None
@@ -129,9 +144,15 @@ def run(args: argparse.Namespace, *, out: TextIO = sys.stdout) -> int:
             stack.start()
         except OSError as error:
             raise CliError(f"cannot serve on {args.host}:{args.port}: {error.strerror}") from None
+        # The first two lines are the contract (§7); what follows is for people and scripts.
         print(stack.base_url, file=out)
         print(f"admin key: {stack.admin_key}", file=out)
-        print(_examples(stack.base_url, stack.admin_key), file=out, flush=True)
+        print(f"emulator endpoint: {stack.emulator_endpoint}", file=out)
+        print(f"emulator region: {stack.options.region}", file=out)
+        examples = _examples(
+            stack.base_url, stack.admin_key, stack.emulator_endpoint, stack.options.region
+        )
+        print(examples, file=out, flush=True)
         while not stop.wait(0.5):
             pass
     finally:
@@ -142,7 +163,9 @@ def run(args: argparse.Namespace, *, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def _examples(url: str, key: str) -> str:
+def _examples(
+    url: str, key: str, emulator: str = "http://127.0.0.1:5000", region: str = "eu-west-1"
+) -> str:
     path_line, kumocms = _cli_in_a_new_terminal()
     return f"""
 # Try it (in another terminal):
@@ -151,6 +174,9 @@ curl -s $KUMOCMS_API_URL/healthcheck
 curl -s -H "Authorization: Bearer $KUMOCMS_API_KEY" $KUMOCMS_API_URL/documents
 {kumocms} upload README.md --metadata '{{"team": "docs"}}'
 {kumocms} list
+# The emulator, for the AWS CLI (it takes any credentials):
+# AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \\
+#   aws --endpoint-url {emulator} --region {region} s3 ls
 # OpenAPI: {url}/docs   Stop: Ctrl-C"""
 
 

@@ -18,6 +18,7 @@ with collection_paused():
     from entrypoints.manifest import FUNCTIONS
     from entrypoints.observability import configure_logging, count, get_logger, invocation
     from entrypoints.storage_events import apply_message
+    from kumocms.errors import RetryLaterError
 
 log = get_logger("kumocms.ingest")
 
@@ -41,6 +42,11 @@ def make_ingest_handler(get_runtime: Callable[[], Runtime]) -> Callable[..., dic
                 try:
                     outcome = apply_message(runtime.ports, str(record.get("body")), bucket=bucket)
                     count(f"Ingest{outcome.value.title()}")
+                except RetryLaterError:
+                    # Early, not failed: logged at info with its key by apply_message, retried
+                    # through the queue, and counted apart so IngestFailures stays real.
+                    failures.append({"itemIdentifier": message_id})
+                    count("IngestRetryLater")
                 except Exception as error:  # noqa: BLE001 - reported, never swallowed
                     failures.append({"itemIdentifier": message_id})
                     count("IngestFailures")

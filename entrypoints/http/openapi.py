@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from entrypoints.http.problems import BEARER_CHALLENGE
 from entrypoints.http.representations import (
     DOCUMENT_FIELDS,
     LINK_FIELDS,
@@ -194,7 +195,19 @@ _HEADERS = {
     "ETag": {"description": "The document's version", "schema": {"type": "string"}},
     "Location": {"description": "Where the resource is", "schema": {"type": "string"}},
     "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}},
+    "WWW-Authenticate": {
+        "description": f"The challenge: `{BEARER_CHALLENGE}`",
+        "schema": {"type": "string"},
+    },
 }
+_ACCEPTED = {
+    "restoreDocument": "Restoring; poll the document after Retry-After",
+    "archiveDocument": (
+        "Archiving: the object is larger than the synchronous copy limit and the transfer "
+        "worker copies it; poll the document after Retry-After"
+    ),
+}
+"""Routes that answer 202 + `Location` + `Retry-After` + the document for work that goes on."""
 
 
 def _json(schema: dict[str, Any], media: str = "application/json") -> dict[str, Any]:
@@ -216,6 +229,10 @@ def _operation(route: Route) -> dict[str, Any]:
         operation["security"] = []
     else:
         operation["description"] = f"Needs a key whose role may {route.permission.value}."
+        operation["responses"]["401"] = {
+            **_problem("No valid API key (`unauthorized`)"),
+            "headers": {"WWW-Authenticate": _HEADERS["WWW-Authenticate"]},
+        }
     parameters = [
         {"name": q.name, "in": "query", "required": False, "schema": q.prop.json_schema()}
         for q in route.query
@@ -315,9 +332,9 @@ def _responses(route: Route) -> dict[str, Any]:
         }
     elif route.success == 204:
         responses["204"] = {"description": "Done"}
-    elif route.operation_id == "restoreDocument":
+    elif route.operation_id in _ACCEPTED:
         responses["202"] = {
-            "description": "Restoring; poll the document after Retry-After",
+            "description": _ACCEPTED[route.operation_id],
             "headers": {
                 "Location": _HEADERS["Location"],
                 "Retry-After": _HEADERS["Retry-After"],

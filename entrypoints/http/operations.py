@@ -442,7 +442,11 @@ def rotate_key(call: Call) -> HttpResponse:
     """POST /users/{id}/keys."""
     json_body(call)
     issued = users.rotate_key(call.ports, call.actor, call.user_id())
-    return HttpResponse(201, {"user_id": issued.user.id.value, "api_key": issued.api_key})
+    return HttpResponse(
+        201,
+        {"user_id": issued.user.id.value, "api_key": issued.api_key},
+        headers={"Location": call.location(f"/users/{issued.user.id}")},
+    )
 
 
 OPERATIONS: Mapping[str, Operation] = {

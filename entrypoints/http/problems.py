@@ -57,6 +57,10 @@ PROBLEMS: Mapping[type[Exception], ProblemType] = {
 }
 """Most specific first is not required: lookup walks each error's class hierarchy."""
 
+BEARER_CHALLENGE = 'Bearer realm="kumocms"'
+"""The `WWW-Authenticate` challenge every 401 carries (RFC 9110 §11.6.1, RFC 6750 §3); the
+Terraform gateway responses and the local front send the same value."""
+
 INTERNAL = ProblemType(500, "internal_error", "Internal error", expose_detail=False)
 GENERIC_DETAIL = {
     500: "The request could not be completed; it has been logged.",
@@ -111,6 +115,13 @@ def describe(error: BaseException) -> tuple[int, dict[str, Any], dict[str, str]]
     The detail is the error's own message only for errors of ours that are safe to show; a
     failure of a dependency or of the code is described generically (the logs have the rest).
     """
+    status, document, headers = _described(error)
+    if status == 401:
+        headers = {**headers, "WWW-Authenticate": BEARER_CHALLENGE}
+    return status, document, headers
+
+
+def _described(error: BaseException) -> tuple[int, dict[str, Any], dict[str, str]]:
     if isinstance(error, HttpError):
         return error.status, problem_document(error.status, error.code, error.detail), error.headers
     kind = problem_type(error)

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from entrypoints.http.apigw import cors_headers
-from entrypoints.http.problems import problem_document
+from entrypoints.http.problems import BEARER_CHALLENGE, problem_document
 from entrypoints.http.routes import ROUTES, Route, match
 
 Handler = Callable[[Mapping[str, Any], Any], Any]
@@ -276,9 +276,10 @@ class Gateway:
     @staticmethod
     def _problem(status: int, code: str, detail: str, cors: Mapping[str, str]) -> GatewayResponse:
         document = problem_document(status, code, detail)
+        challenge = {"WWW-Authenticate": BEARER_CHALLENGE} if status == 401 else {}
         return GatewayResponse(
             status=status,
-            headers={**cors, "Content-Type": "application/problem+json"},
+            headers={**cors, "Content-Type": "application/problem+json", **challenge},
             body=json.dumps(document).encode("utf-8"),
         )
 

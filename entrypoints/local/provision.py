@@ -1,9 +1,10 @@
 """Entrypoints layer: create, on an AWS emulator, the resources the Terraform module creates.
 
 Bucket (versioning, EventBridge notifications, CORS, lifecycle), the two tables with their
-indexes and TTL, the domain-event bus, the ingest queue with its DLQ and the parking queue, and
+indexes, TTL and point-in-time recovery, the domain-event bus, the ingest queue with its DLQ and
+the parking queue, the transfer queue with its DLQ (each queue's retention as in the module), and
 the rule that routes this bucket's events from the default bus to the ingest queue. A test
-compares these definitions with the Terraform module's.
+compares what this creates with the Terraform module's definitions.
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ INGEST_VISIBILITY_SECONDS = 30
 MAX_RECEIVE_COUNT = 5
 """As the Terraform module's `ingest_max_receive_count` default."""
 NONCURRENT_VERSION_DAYS = 7
+DAY_SECONDS = 86_400
+QUEUE_RETENTION_SECONDS = {
+    "ingest": 4 * DAY_SECONDS,
+    "ingest-dlq": 14 * DAY_SECONDS,
+    "parking": 14 * DAY_SECONDS,
+    "transfer": 14 * DAY_SECONDS,
+    "transfer-dlq": 14 * DAY_SECONDS,
+}
+"""Each queue's `message_retention_seconds` in the module (events.tf, transfer.tf), by name
+suffix: what failed waits the SQS maximum of 14 days for someone to look."""
 ABORT_MULTIPART_DAYS = 7
 
 
@@ -56,7 +67,6 @@ class Resources:
 
 
 TRANSFER_VISIBILITY_SECONDS = 6 * 900
-TRANSFER_RETENTION_SECONDS = 1_209_600
 TRANSFER_MAX_RECEIVE_COUNT = 3
 
 
@@ -135,18 +145,27 @@ def provision(
     users_table = f"{prefix}-users"
     for spec in (documents_table_spec(documents_table), users_table_spec(users_table)):
         dynamodb.create_table(**spec)
+        dynamodb.update_continuous_backups(
+            TableName=spec["TableName"],
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+        )
     dynamodb.update_time_to_live(
         TableName=documents_table,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
     )
     bus = prefix
     events.create_event_bus(Name=bus)
-    parking_url = sqs.create_queue(QueueName=f"{prefix}-ingest-parking")["QueueUrl"]
-    dlq_url = sqs.create_queue(QueueName=f"{prefix}-ingest-dlq")["QueueUrl"]
+    parking_url = sqs.create_queue(QueueName=f"{prefix}-parking", Attributes=_retention("parking"))[
+        "QueueUrl"
+    ]
+    dlq_url = sqs.create_queue(
+        QueueName=f"{prefix}-ingest-dlq", Attributes=_retention("ingest-dlq")
+    )["QueueUrl"]
     dlq_arn = _queue_arn(sqs, dlq_url)
     ingest_url = sqs.create_queue(
         QueueName=f"{prefix}-ingest",
         Attributes={
+            **_retention("ingest"),
             "VisibilityTimeout": str(visibility_timeout),
             "RedrivePolicy": json.dumps(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
@@ -181,13 +200,13 @@ def provision(
     # The transfer worker's queue (transfer.tf): 6x the function's 900 s timeout, its own DLQ.
     transfer_dlq_url = sqs.create_queue(
         QueueName=f"{prefix}-transfer-dlq",
-        Attributes={"MessageRetentionPeriod": str(TRANSFER_RETENTION_SECONDS)},
+        Attributes=_retention("transfer-dlq"),
     )["QueueUrl"]
     transfer_url = sqs.create_queue(
         QueueName=f"{prefix}-transfer",
         Attributes={
             "VisibilityTimeout": str(TRANSFER_VISIBILITY_SECONDS),
-            "MessageRetentionPeriod": str(TRANSFER_RETENTION_SECONDS),
+            **_retention("transfer"),
             "RedrivePolicy": json.dumps(
                 {
                     "deadLetterTargetArn": _queue_arn(sqs, transfer_dlq_url),
@@ -209,6 +228,10 @@ def provision(
         transfer_queue_url=transfer_url,
         transfer_dlq_url=transfer_dlq_url,
     )
+
+
+def _retention(queue: str) -> dict[str, str]:
+    return {"MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS[queue])}
 
 
 def _queue_arn(sqs: Any, url: str) -> str:

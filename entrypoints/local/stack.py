@@ -26,6 +26,7 @@ from entrypoints.functions.transfer import make_transfer_handler
 from entrypoints.http.api import make_http_handler
 from entrypoints.http.routes import FUNCTIONS as HTTP_FUNCTIONS
 from entrypoints.local import glacier
+from entrypoints.local.emulator import Emulator
 from entrypoints.local.front import Front, make_front
 from entrypoints.local.gateway import Gateway, LambdaContext
 from entrypoints.local.provision import Resources, provision
@@ -66,7 +67,8 @@ class LocalStack:
         self.options = options
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._moto: Any = None
+        self._moto: Emulator | None = None
+        self.emulator_endpoint = ""
         self.front: Front | None = None
         self.resources: Resources | None = None
         self.runtimes: dict[str, Runtime] = {}
@@ -92,15 +94,13 @@ class LocalStack:
 
     def _start(self) -> None:
         import boto3  # noqa: PLC0415
-        from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
         options = self.options
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         glacier.install(options.restore_delay)
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto = Emulator("127.0.0.1", 0)
         self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
+        endpoint = self.emulator_endpoint = self._moto.endpoint
         session = boto3.Session(
             region_name=options.region,
             aws_access_key_id=FAKE_KEY_ID,

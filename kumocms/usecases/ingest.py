@@ -279,7 +279,9 @@ def _orphan(ports: Ports, target: ContentRef | SidecarRef) -> Outcome:
     """
     document_id = target.document_id
     if ports.clock.now() - document_id.created_at < ports.settings.orphan_grace:
-        raise RetryLaterError(f"no record for document {document_id} yet")
+        raise RetryLaterError(
+            f"no record for document {document_id} yet", document_id=document_id.value
+        )
     if isinstance(target, SidecarRef):
         ports.blobs.delete(document_id, [], sidecar=True)
     else:

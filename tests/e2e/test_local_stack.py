@@ -6,6 +6,8 @@ import hashlib
 import json
 import os
 import time
+import urllib.request
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -90,6 +92,67 @@ def test_a_large_archive_answers_202_archiving_then_becomes_archived(api: Api) -
     archived = api("GET", f"/documents/{doc_id}").json
     assert archived["storage_class"] == "GLACIER"
     assert archived["download"] is None
+
+
+def _urllib_put(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    """A PUT as Python's urllib sends it: with a body and no Content-Type, it says
+    `application/x-www-form-urlencoded`. The timeout bounds the test if the emulator hangs."""
+    put = urllib.request.Request(url, data=body, method="PUT", headers=headers or {})
+    with urllib.request.urlopen(put, timeout=60) as reply:
+        return reply.status, reply.headers["ETag"]
+
+
+def test_a_part_put_with_urllibs_default_form_content_type_is_stored(api: Api) -> None:
+    content = os.urandom(17 * MiB)
+    doc = api(
+        "POST",
+        "/documents",
+        {"file_name": "form-typed.bin", "size": len(content)},
+    ).json
+    upload = doc["upload"]
+    assert upload["method"] == "MULTIPART"
+    urls = {part["part_number"]: part["url"] for part in upload["parts"]}
+    etags = []
+    for number, piece in ((1, content[: 16 * MiB]), (2, content[16 * MiB :])):
+        status, etag = _urllib_put(urls[number], piece)
+        assert status == 200
+        assert etag.strip('"') == hashlib.md5(piece).hexdigest()  # noqa: S324 - S3's ETag
+        etags.append({"part_number": number, "etag": etag})
+    done = api("POST", f"/documents/{doc['document_id']}/uploads/complete", {"parts": etags})
+    assert done.status == 200, done.body
+    assert done.json["sha256"] == hashlib.sha256(content).hexdigest()
+
+
+def test_a_presigned_put_keeps_a_form_content_type_it_was_sent_with(
+    api: Api, stack: LocalStack
+) -> None:
+    content = b"a=1&b=2&" + os.urandom(1024)
+    doc = api(
+        "POST",
+        "/documents",
+        {
+            "file_name": "form.bin",
+            "size": len(content),
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "content_type": "application/x-www-form-urlencoded",
+        },
+    ).json
+    upload = doc["upload"]
+    assert upload["method"] == "PUT"
+    assert _urllib_put(upload["url"], content, upload["headers"])[0] == 200
+    wait_for(lambda: _state(api, doc["document_id"]) == "active", message="PUT confirmed")
+    link = api("GET", f"/documents/{doc['document_id']}/content", query={"redirect": "false"})
+    assert request("GET", link.json["url"]).body == content
+    bucket, _, key = urlsplit(upload["url"]).path.lstrip("/").partition("/")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=_moto(stack),
+        region_name="eu-west-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    stored = s3.head_object(Bucket=bucket, Key=key)
+    assert stored["ContentType"] == "application/x-www-form-urlencoded"
 
 
 def test_presigned_put_and_post_single_uploads(api: Api) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from adapters.memory import InMemoryBlobStore, InMemoryQueue, ManualClock, in_memory_ports
+from entrypoints import observability
 from entrypoints.bootstrap import Runtime, fixed
 from entrypoints.functions.dlq_retry import make_dlq_retry_handler
 from entrypoints.functions.ingest import make_ingest_handler
@@ -120,6 +122,36 @@ def test_a_failing_record_is_the_only_one_reported(ingest: Ingest) -> None:
         "batchItemFailures": [{"itemIdentifier": "bad-one"}, {"itemIdentifier": "malformed"}]
     }
     assert ingest.ports.documents.get(doc_id).state is ArchiveState.ACTIVE
+
+
+def _printed(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+def test_an_early_event_is_retried_logged_at_info_and_counted_apart(ingest: Ingest) -> None:
+    young = ingest.ports.ids.document_id()  # its record is still being saved
+    key = content_key(ContentRef(young, 1))
+    early = sqs_record(s3_event("Object Created", key), message_id="early")
+    malformed = sqs_record("{not json", message_id="malformed")
+    stream = io.StringIO()
+    observability.configure_logging("INFO")
+    observability.redirect(stream)
+    try:
+        result = ingest(early, malformed)
+    finally:
+        observability.redirect(None)
+    assert result == {
+        "batchItemFailures": [{"itemIdentifier": "early"}, {"itemIdentifier": "malformed"}]
+    }
+    printed = _printed(stream)
+    (logged,) = [line for line in printed if line.get("event") == "storage_event_early"]
+    assert logged["level"] == "info"
+    assert (logged["key"], logged["document_id"]) == (key, young.value)
+    failed = [line for line in printed if line.get("event") == "storage_event_failed"]
+    assert [line["message_id"] for line in failed] == ["malformed"]  # only the real failure
+    assert all(line["level"] == "warning" for line in failed)
+    (metrics,) = [line for line in printed if "_aws" in line]
+    assert (metrics["IngestRetryLater"], metrics["IngestFailures"]) == (1, 1)
 
 
 def test_other_buckets_types_and_foreign_keys_are_ignored(ingest: Ingest) -> None:

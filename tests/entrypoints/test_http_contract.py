@@ -12,6 +12,7 @@ import pytest
 from urllib3.filepost import encode_multipart_formdata
 
 from entrypoints.http.representations import DOCUMENT_FIELDS
+from entrypoints.http.routes import ROUTES
 from kumocms.ids import DocumentId
 from kumocms.keys import ContentRef, content_key
 from tests.entrypoints.conftest import ORIGIN, Api
@@ -28,6 +29,10 @@ def _problem(reply, status: int, code: str) -> dict:
     assert {"type", "title", "status", "detail", "code"} <= set(body)
     assert body["status"] == status
     assert body["code"] == code
+    # RFC 9110 §11.6.1: a 401 names the scheme that would work, and only a 401 challenges.
+    assert reply.headers.get("WWW-Authenticate") == (
+        'Bearer realm="kumocms"' if status == 401 else None
+    )
     return body
 
 
@@ -568,6 +573,33 @@ def test_user_management(api: Api) -> None:
     assert api("DELETE", f"/users/{user['user_id']}", key="admin").status == 204
     _problem(api("GET", f"/users/{user['user_id']}", key="admin"), 404, "not_found")
     _problem(api("POST", f"/users/{MISSING}/keys", key="admin"), 404, "not_found")
+
+
+def _created(api: Api) -> dict[tuple[str, str], tuple[str, dict[str, object], str]]:
+    """A request for every route answering 201, and the Location each must carry."""
+    carol = api("POST", "/users", key="admin", json_body={"name": "carol", "role": "reader"}).json
+    dave_body = {"name": "dave", "role": "reader"}
+    content = {"file_name": "a.txt", "content": base64.b64encode(b"a").decode()}
+    return {
+        ("POST", "/documents"): ("/documents", content, "/documents/"),
+        ("POST", "/users"): ("/users", dave_body, "/users/"),
+        ("POST", "/users/{id}/keys"): (
+            f"/users/{carol['user_id']}/keys",
+            {},
+            f"/users/{carol['user_id']}",
+        ),
+    }
+
+
+def test_every_route_answering_201_sets_location(api: Api) -> None:
+    created = _created(api)
+    assert set(created) == {(r.method, r.path) for r in ROUTES if r.success == 201}
+    for (method, _template), (path, body, location) in created.items():
+        reply = api(method, path, key="admin", json_body=body)
+        assert reply.status == 201, (path, reply.body)
+        assert reply.headers["Location"].startswith(location), path
+        if not location.endswith("/"):
+            assert reply.headers["Location"] == location
 
 
 def test_last_admin_is_protected(api: Api) -> None:

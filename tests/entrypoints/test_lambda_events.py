@@ -146,9 +146,13 @@ def test_handlers_recheck_the_role_from_the_authorizer_context(runtime: Runtime)
         pathParameters={"id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"},
     )
     event["requestContext"]["authorizer"] = reader
-    assert handler(event, LambdaContext("w"))["statusCode"] == 403
+    forbidden = handler(event, LambdaContext("w"))
+    assert forbidden["statusCode"] == 403
+    assert "WWW-Authenticate" not in forbidden["headers"]
     event["requestContext"].pop("authorizer")
-    assert handler(event, LambdaContext("w"))["statusCode"] == 401
+    unauthorized = handler(event, LambdaContext("w"))
+    assert unauthorized["statusCode"] == 401
+    assert unauthorized["headers"]["WWW-Authenticate"] == 'Bearer realm="kumocms"'
 
 
 def test_a_function_serves_only_its_own_routes(runtime: Runtime) -> None:

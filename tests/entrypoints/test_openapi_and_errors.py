@@ -39,6 +39,26 @@ def test_public_routes_need_no_security() -> None:
     assert "security" not in paths["/documents"]["get"]
 
 
+def test_guarded_routes_document_the_401_challenge_and_201s_their_location() -> None:
+    paths = openapi_document()["paths"]
+    for route in ROUTES:
+        responses = paths[route.path][route.method.lower()]["responses"]
+        assert ("401" in responses) is route.authorized, route.path
+        if route.authorized:
+            assert "WWW-Authenticate" in responses["401"]["headers"]
+        if route.success == 201:
+            assert "Location" in responses["201"]["headers"], route.path
+
+
+def test_archive_documents_its_202_like_restore() -> None:
+    paths = openapi_document()["paths"]
+    archive = paths["/documents/{id}/archive"]["post"]["responses"]
+    restore = paths["/documents/{id}/restore"]["post"]["responses"]
+    assert set(archive["202"]["headers"]) == {"Location", "Retry-After", "ETag"}
+    assert archive["202"]["headers"] == restore["202"]["headers"]
+    assert archive["202"]["content"] == archive["200"]["content"] == restore["202"]["content"]
+
+
 def _error_classes() -> list[type[errors.KumoError]]:
     return [
         cls

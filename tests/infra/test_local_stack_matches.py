@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
 
 from entrypoints.local import provision
 from entrypoints.local.stack import StackOptions
 from entrypoints.storage_events import DETAIL_TYPES
-from tests.infra.module_files import MODULE, parsed, resource, unquote
+from tests.infra.module_files import MODULE, locals_of, parsed, resource, unquote
 
 
-def _variable_default(name: str) -> object:
-    for block in parsed("variables.tf").get("variable", []):
+def _variable_default(name: str, file: str = "variables.tf") -> object:
+    for block in parsed(file).get("variable", []):
         if name in block:
             return unquote(block[name]).get("default")
     raise KeyError(name)
@@ -65,3 +72,96 @@ def test_the_tables_match() -> None:
     assert "documents_table_spec(documents_table)" in source
     assert "users_table_spec(users_table)" in source
     assert "TTL_ATTRIBUTE" in source
+
+
+# ---- what provision() really creates, read back from the emulator ---------------------------
+
+
+def _module_queues() -> dict[str, dict[str, Any]]:
+    """Every `aws_sqs_queue` of the module by its name without the prefix (`ingest-dlq`)."""
+    queues: dict[str, dict[str, Any]] = {}
+    for file in ("events.tf", "transfer.tf"):
+        for block in parsed(file).get("resource", []):
+            for body in block.get("aws_sqs_queue", {}).values():
+                queues[body["name"].removeprefix("${var.name_prefix}-")] = body
+    return queues
+
+
+@pytest.fixture(scope="module")
+def provisioned() -> Iterator[tuple[provision.Resources, Any, Any]]:
+    with mock_aws():
+        session = boto3.Session(
+            region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+        )
+        resources = provision.provision(session)
+        yield resources, session.client("sqs"), session.client("dynamodb")
+
+
+def _queue_urls(resources: provision.Resources) -> dict[str, str]:
+    return {
+        "ingest": resources.ingest_queue_url,
+        "ingest-dlq": resources.ingest_dlq_url,
+        "parking": resources.parking_queue_url,
+        "transfer": resources.transfer_queue_url,
+        "transfer-dlq": resources.transfer_dlq_url,
+    }
+
+
+def test_the_stack_has_exactly_the_modules_queues(
+    provisioned: tuple[provision.Resources, Any, Any],
+) -> None:
+    resources, sqs, _ = provisioned
+    names = {
+        url.rsplit("/", 1)[1].removeprefix("kumocms-") for url in sqs.list_queues()["QueueUrls"]
+    }
+    assert names == set(_module_queues()) == set(_queue_urls(resources))
+
+
+@pytest.mark.parametrize("queue", sorted(provision.QUEUE_RETENTION_SECONDS))
+def test_each_queue_keeps_messages_as_long_as_the_module_says(
+    provisioned: tuple[provision.Resources, Any, Any], queue: str
+) -> None:
+    resources, sqs, _ = provisioned
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=_queue_urls(resources)[queue], AttributeNames=["MessageRetentionPeriod"]
+    )["Attributes"]
+    expected = _module_queues()[queue]["message_retention_seconds"]
+    assert int(attributes["MessageRetentionPeriod"]) == expected
+
+
+def test_the_transfer_queue_redrives_and_waits_like_the_module(
+    provisioned: tuple[provision.Resources, Any, Any],
+) -> None:
+    resources, sqs, _ = provisioned
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=resources.transfer_queue_url, AttributeNames=["All"]
+    )["Attributes"]
+    redrive = json.loads(attributes["RedrivePolicy"])
+    dlq_arn = sqs.get_queue_attributes(
+        QueueUrl=resources.transfer_dlq_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    assert redrive["deadLetterTargetArn"] == dlq_arn
+    assert int(redrive["maxReceiveCount"]) == _variable_default(
+        "transfer_max_receive_count", "transfer.tf"
+    )
+    transfer = _module_queues()["transfer"]
+    assert transfer["visibility_timeout_seconds"] == "${local.transfer_visibility_timeout}"
+    assert locals_of("transfer.tf")["transfer_visibility_timeout"] == (
+        '${6 * local.timeouts["transfer"]}'
+    )
+    module_timeout = locals_of("locals.tf")["default_timeouts"]["transfer"]
+    assert int(attributes["VisibilityTimeout"]) == 6 * module_timeout
+
+
+@pytest.mark.parametrize("table", ["documents", "users"])
+def test_point_in_time_recovery_is_on_for_each_table_like_the_module(
+    provisioned: tuple[provision.Resources, Any, Any], table: str
+) -> None:
+    resources, _, dynamodb = provisioned
+    assert resource("dynamodb.tf", "aws_dynamodb_table", table)["point_in_time_recovery"] == [
+        {"enabled": True}
+    ]
+    name = {"documents": resources.documents_table, "users": resources.users_table}[table]
+    backups = dynamodb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    status = backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
+    assert status == "ENABLED"

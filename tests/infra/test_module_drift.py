@@ -19,7 +19,7 @@ import pytest
 
 from adapters.dynamodb import TTL_ATTRIBUTE, documents_table_spec, users_table_spec
 from entrypoints.http.openapi import openapi_document
-from entrypoints.http.problems import TITLES, problem_document
+from entrypoints.http.problems import BEARER_CHALLENGE, TITLES, problem_document
 from entrypoints.http.routes import ROUTES
 from entrypoints.local.gateway import Gateway
 from entrypoints.manifest import FUNCTIONS, routes_json
@@ -277,6 +277,24 @@ def test_local_front_answers_gateway_errors_like_terraform(
     assert reply.headers["Content-Type"] == "application/problem+json"
     assert json.loads(reply.body) == _terraform_problem(response_type)
     assert reply.status == _gateway_responses()[response_type]["status"]
+    if reply.status == 401:
+        assert reply.headers["WWW-Authenticate"] == BEARER_CHALLENGE
+    else:
+        assert "WWW-Authenticate" not in reply.headers
+
+
+def test_every_401_gateway_response_challenges_like_the_handlers() -> None:
+    # python-hcl2 keeps HCL's escapes in string literals.
+    challenge = locals_of("api_gateway.tf")["bearer_challenge"].replace('\\"', '"')
+    assert challenge == BEARER_CHALLENGE
+    template = resource("api_gateway.tf", "aws_api_gateway_gateway_response", "problem")
+    parameters = str(template["response_parameters"])
+    assert "each.value.status == 401" in parameters
+    assert "gatewayresponse.header.WWW-Authenticate" in parameters
+    assert "'${local.bearer_challenge}'" in parameters
+    assert [name for name, entry in _gateway_responses().items() if entry["status"] == 401] == [
+        "UNAUTHORIZED"
+    ]
 
 
 # ---- permissions.json -----------------------------------------------------------------------

@@ -61,6 +61,8 @@ locals {
     DEFAULT_4XX                    = { status = 400, code = "bad_request", title = "Invalid request", detail = "the request could not be served" }
     DEFAULT_5XX                    = { status = 500, code = "internal_error", title = "Internal error", detail = "The request could not be completed; it has been logged." }
   }
+  # RFC 9110 §11.6.1 / RFC 6750 §3: every 401 names its scheme (the handlers send the same).
+  bearer_challenge = "Bearer realm=\"kumocms\""
   gateway_cors_headers = !local.cors ? {} : {
     "gatewayresponse.header.Access-Control-Allow-Origin" = (
       local.cors_any_origin ? "'*'" : (
@@ -285,6 +287,7 @@ resource "aws_api_gateway_gateway_response" "problem" {
 
   response_parameters = merge(
     { "gatewayresponse.header.Content-Type" = "'application/problem+json'" },
+    each.value.status == 401 ? { "gatewayresponse.header.WWW-Authenticate" = "'${local.bearer_challenge}'" } : {},
     local.gateway_cors_headers,
   )
 }
@@ -298,6 +301,7 @@ resource "aws_api_gateway_deployment" "this" {
     redeployment = sha1(jsonencode({
       routes       = local.routes
       responses    = local.gateway_responses
+      challenge    = local.bearer_challenge
       cors         = var.cors_allowed_origins
       resources    = local.api_resource_ids
       methods      = { for key, method in aws_api_gateway_method.route : key => [method.id, method.authorization, method.authorizer_id] }

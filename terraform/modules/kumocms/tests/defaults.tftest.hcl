@@ -220,6 +220,14 @@ run "every_route_is_served" {
   }
 
   assert {
+    condition = alltrue([
+      for response in aws_api_gateway_gateway_response.problem :
+      response.status_code == "401" ? response.response_parameters["gatewayresponse.header.WWW-Authenticate"] == "'Bearer realm=\"kumocms\"'" : !contains(keys(response.response_parameters), "gatewayresponse.header.WWW-Authenticate")
+    ]) && contains(keys(aws_api_gateway_gateway_response.problem["UNAUTHORIZED"].response_parameters), "gatewayresponse.header.WWW-Authenticate")
+    error_message = "Every 401 gateway response (and only a 401) carries WWW-Authenticate: Bearer."
+  }
+
+  assert {
     condition = (
       aws_api_gateway_gateway_response.problem["UNAUTHORIZED"].status_code == "401" &&
       aws_api_gateway_gateway_response.problem["ACCESS_DENIED"].status_code == "403" &&
