@@ -95,7 +95,7 @@ run "lost_events_and_table_throttles_alarm" {
 
   assert {
     condition = (
-      toset([for query in aws_cloudwatch_metric_alarm.events_not_published[0].metric_query : query.id if length(query.metric) > 0]) == toset(["documents_write", "users", "ingest", "dlq_retry", "reconcile"]) &&
+      toset([for query in aws_cloudwatch_metric_alarm.events_not_published[0].metric_query : query.id if length(query.metric) > 0]) == toset(["documents_write", "users", "ingest", "dlq_retry", "reconcile", "transfer"]) &&
       alltrue([for query in aws_cloudwatch_metric_alarm.events_not_published[0].metric_query : one(query.metric).metric_name == "EventsNotPublished" && one(query.metric).namespace == "KumoCMS/kumocms" if length(query.metric) > 0]) &&
       aws_cloudwatch_metric_alarm.events_not_published[0].threshold == 0
     )
