@@ -1,13 +1,12 @@
 """Benchmarks: the events Lambda hands the handlers — API Gateway proxy events, SQS batches.
 
 Proxy events are built the way API Gateway REST (and `entrypoints.local.gateway`) builds them:
-headers and multi-value headers, the authorizer's context, every body base64-encoded (the API's
-binary media type is `*/*`). S3 events follow AWS's documented EventBridge shape.
+headers and multi-value headers, the authorizer's context, JSON bodies as text (only
+multipart/form-data is a binary media type). S3 events follow AWS's documented EventBridge shape.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from collections.abc import Mapping
@@ -76,8 +75,9 @@ def proxy_event(
             "identity": {"sourceIp": "203.0.113.7"},
             "authorizer": {**caller, "principalId": caller["user_id"]},
         },
-        "body": base64.b64encode(raw).decode("ascii") if raw else None,
-        "isBase64Encoded": bool(raw),
+        # JSON is not a binary media type: API Gateway passes it as text.
+        "body": raw.decode("utf-8") if raw else None,
+        "isBase64Encoded": False,
     }
 
 

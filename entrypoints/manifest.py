@@ -31,6 +31,13 @@ UPLOAD_VARIABLES = (
 )
 COPY_VARIABLES = ("SYNC_COPY_LIMIT", "COPY_PART_SIZE", "COPY_CONCURRENCY")
 """Optional variables of the functions that copy content or start the transfer worker."""
+LIMIT_VARIABLES = (
+    "DIRECT_UPLOAD_LIMIT",
+    "MULTIPART_THRESHOLD",
+    "MULTIPART_PART_SIZE",
+    "SYNC_COPY_LIMIT",
+)
+"""What `GET /limits` and the OpenAPI document (`maxLength` of `content`) report."""
 
 
 @attrs.frozen(kw_only=True)
@@ -91,8 +98,8 @@ FUNCTIONS = MappingProxyType(
                 name="meta",
                 trigger="http",
                 needs=Needs(blobs=True, documents=True),
-                optional_variables=HTTP_VARIABLES,
-                description="Health check, OpenAPI document, the caller",
+                optional_variables=(*HTTP_VARIABLES, *LIMIT_VARIABLES),
+                description="Health check, OpenAPI document, limits, the caller",
             ),
             Function(
                 name="authorizer",
@@ -150,7 +157,7 @@ def routes_json() -> str:
     """`terraform/modules/kumocms/routes.json`: what the REST API needs to know per route."""
     # Imported here: every function module imports this one for its wiring, and the queue and
     # schedule functions would otherwise load the route table and its schemas at cold start.
-    from entrypoints.http.routes import ROUTES  # noqa: PLC0415
+    from entrypoints.http.routes import BINARY_MEDIA_TYPES, ROUTES  # noqa: PLC0415
 
     routes = [
         {
@@ -172,7 +179,12 @@ def routes_json() -> str:
         }
         for f in FUNCTIONS.values()
     ]
-    return json.dumps({"routes": routes, "functions": functions}, indent=2) + "\n"
+    document = {
+        "routes": routes,
+        "binary_media_types": list(BINARY_MEDIA_TYPES),
+        "functions": functions,
+    }
+    return json.dumps(document, indent=2) + "\n"
 
 
 if __name__ == "__main__":

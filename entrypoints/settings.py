@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import attrs
 
+from entrypoints.http.envelope import MAX_DIRECT_UPLOAD_LIMIT
 from kumocms.settings import Settings
 
 
@@ -25,6 +26,18 @@ def _int(environ: Mapping[str, str], name: str, default: int, *, minimum: int = 
         raise ConfigurationError(f"{name} must be an integer, not {raw!r}") from None
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _direct_upload_limit(environ: Mapping[str, str], default: int) -> int:
+    """DIRECT_UPLOAD_LIMIT: at most what fits a synchronous Lambda event in both body forms."""
+    value = _int(environ, "DIRECT_UPLOAD_LIMIT", default)
+    if value > MAX_DIRECT_UPLOAD_LIMIT:
+        raise ConfigurationError(
+            f"DIRECT_UPLOAD_LIMIT must be at most {MAX_DIRECT_UPLOAD_LIMIT} bytes: a larger file, "
+            "base64-encoded in the API Gateway proxy event, does not fit Lambda's 6 MB "
+            "synchronous payload (larger files take presigned uploads)"
+        )
     return value
 
 
@@ -108,9 +121,7 @@ class EnvSettings:
         defaults = Settings()
         try:
             domain = Settings(
-                direct_upload_limit=_int(
-                    environ, "DIRECT_UPLOAD_LIMIT", defaults.direct_upload_limit
-                ),
+                direct_upload_limit=_direct_upload_limit(environ, defaults.direct_upload_limit),
                 multipart_threshold=_int(
                     environ, "MULTIPART_THRESHOLD", defaults.multipart_threshold
                 ),

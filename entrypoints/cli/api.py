@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -97,6 +98,8 @@ class ApiClient:
             raise CliError("the API key must be printable ASCII")
         self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         self._api_key = api_key.strip()
+        self._limits: dict[str, Any] | None = None
+        self._limits_read = False
         self._pool = urllib3.PoolManager(
             maxsize=4,
             timeout=Timeout(connect=min(timeout, CONNECT_TIMEOUT), read=timeout),
@@ -185,6 +188,27 @@ class ApiClient:
             method, path, body=body, query=query, headers=headers, media_type=media_type
         )
         return reply.json()
+
+    def limits(self) -> Mapping[str, Any] | None:
+        """The server's `GET /limits`, asked once per client (one per run).
+
+        None when the server has no such route (404: a deployment older than the route) or
+        answers something that is not a JSON object.
+
+        Raises:
+            ApiError: the API answered with another error.
+            CliError: the API cannot be reached.
+        """
+        if not self._limits_read:
+            try:
+                answer = self.call("GET", "/limits")
+            except ApiError as error:
+                if error.status != HTTPStatus.NOT_FOUND:
+                    raise
+                answer = None
+            self._limits = answer if isinstance(answer, dict) else None
+            self._limits_read = True
+        return self._limits
 
 
 def document_path(document_id: str, *rest: str) -> str:

@@ -19,7 +19,7 @@ from entrypoints.cli.errors import CliError
 
 MiB = 1024**2
 DIRECT_LIMIT = 4 * MiB
-"""The API's default direct-upload limit; larger files go through presigned URLs."""
+"""The API's default direct-upload limit, for a server without `GET /limits`."""
 WAIT_TIMEOUT = 30.0
 
 Run = Callable[[argparse.Namespace], int]
@@ -121,11 +121,12 @@ def transfer_options() -> argparse.ArgumentParser:
     parent.add_argument(
         "--direct-limit",
         type=byte_size,
-        default=DIRECT_LIMIT,
+        default=None,
         metavar="SIZE",
         help=(
             "largest file sent inside the API request; larger ones go through presigned "
-            "URLs (default: 4MiB, the API's default limit)"
+            "URLs (default: the API's direct_upload_max_bytes from GET /limits, or 4MiB, "
+            "the API's default limit, when it has no such route)"
         ),
     )
     parent.add_argument(

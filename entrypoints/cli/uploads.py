@@ -1,7 +1,8 @@
 """Entrypoints layer: `kumocms upload` and `kumocms replace` — direct when small, else presigned.
 
-Files up to `--direct-limit` travel inside the API request; larger ones are hashed, declared
-to the API, and sent straight to storage with the upload instructions the API answers.
+Files up to the API's direct-upload limit (`GET /limits`, read once per run; `--direct-limit`
+overrides it) travel inside the API request; larger ones are hashed, declared to the API, and
+sent straight to storage with the upload instructions the API answers.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from typing import Any
 from entrypoints.cli.api import ApiClient, ApiError, document_path, if_match_header
 from entrypoints.cli.errors import CliError
 from entrypoints.cli.files import Source, hash_file, read_source
-from entrypoints.cli.options import Commands, add_command, add_if_match, api_client
+from entrypoints.cli.options import (
+    DIRECT_LIMIT,
+    Commands,
+    add_command,
+    add_if_match,
+    api_client,
+)
 from entrypoints.cli.output import note, print_document
 from entrypoints.cli.presigned import follow_upload
 from entrypoints.cli.progress import show_progress, stderr_progress
@@ -35,10 +42,11 @@ def add_upload(
         parents=[transfer, api],
         summary="upload a file as a new document",
         description=(
-            "Upload FILE as a new document. Files up to --direct-limit travel inside the API "
-            "request (base64 JSON); larger ones are hashed, declared to the API, and sent "
-            "straight to storage with the presigned PUT, form POST or multipart instructions "
-            "the API answers. Prints the document as JSON."
+            "Upload FILE as a new document. Files up to the API's direct-upload limit (GET "
+            "/limits, or --direct-limit) travel inside the API request (base64 JSON); larger "
+            "ones are hashed, declared to the API, and sent straight to storage with the "
+            "presigned PUT, form POST or multipart instructions the API answers. Prints the "
+            "document as JSON."
         ),
     )
     parser.add_argument("file", metavar="FILE", help="the file to upload")
@@ -135,7 +143,7 @@ def _send_content(
     fields: dict[str, Any] = {"file_name": source.file_name, "content_type": source.content_type}
     if args.metadata is not None:
         fields["metadata"] = args.metadata
-    if source.size <= args.direct_limit:
+    if source.size <= direct_limit(api, args.direct_limit):
         sent = _send_direct(
             api,
             method,
@@ -175,6 +183,21 @@ def _send_content(
             raise CliError(f"{error} ({hint})", exit_code=error.exit_code) from None
         raise
     return (document if completed is None else completed), sha256
+
+
+def direct_limit(api: ApiClient, override: int | None) -> int:
+    """The largest file to send inside the request.
+
+    `--direct-limit` when given, else the server's `direct_upload_max_bytes`, else (a server
+    without `GET /limits`) the API's default.
+    """
+    if override is not None:
+        return override
+    limits = api.limits()
+    value = None if limits is None else limits.get("direct_upload_max_bytes")
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return DIRECT_LIMIT
 
 
 def _send_direct(

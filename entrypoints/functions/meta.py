@@ -1,4 +1,4 @@
-"""Entrypoints layer: the `meta` Lambda function — GET /healthcheck, GET /docs and GET /me."""
+"""Entrypoints layer: the `meta` Lambda function — GET /healthcheck, /docs, /limits and /me."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from entrypoints.http.envelope import base64_length
 from entrypoints.http.problems import BEARER_CHALLENGE
 from entrypoints.http.representations import (
     DOCUMENT_FIELDS,
@@ -15,8 +16,9 @@ from entrypoints.http.representations import (
     object_schema,
     schema_ref,
 )
-from entrypoints.http.routes import ROUTES, ULID_PATTERN, UPLOAD_FIELDS, Route
+from entrypoints.http.routes import FORM, ROUTES, ULID_PATTERN, Route
 from kumocms import __version__
+from kumocms.settings import Settings
 from kumocms.users import Role
 
 PROBLEM = "application/problem+json"
@@ -137,6 +139,45 @@ SCHEMAS: dict[str, Any] = {
             "checks": {"type": "object", "additionalProperties": {"type": "string"}},
         },
     },
+    "Limits": {
+        "type": "object",
+        "description": "The server's limits: direct uploads above `direct_upload_max_bytes` "
+        "take the presigned flow, multipart above `multipart_threshold_bytes`.",
+        "required": [
+            "direct_upload_max_bytes",
+            "multipart_threshold_bytes",
+            "part_size_bytes",
+            "max_size_bytes",
+            "presign_ttl_seconds",
+            "sync_copy_limit_bytes",
+        ],
+        "properties": {
+            "direct_upload_max_bytes": {
+                "type": "integer",
+                "description": "Largest file sent inside the request (base64 `content` or "
+                "a multipart/form-data `file`).",
+            },
+            "multipart_threshold_bytes": {
+                "type": "integer",
+                "description": "Presigned uploads above this size are multipart.",
+            },
+            "part_size_bytes": {
+                "type": "integer",
+                "description": "Preferred multipart part size (grown to stay within 10,000 parts).",
+            },
+            "max_size_bytes": {"type": "integer", "description": "Largest document."},
+            "presign_ttl_seconds": {
+                "type": "integer",
+                "description": "Lifetime of presigned URLs.",
+            },
+            "sync_copy_limit_bytes": {
+                "type": "integer",
+                "description": "Largest object archived or restored within the request; "
+                "larger ones answer 202 and copy in the background.",
+            },
+        },
+        "additionalProperties": False,
+    },
     "OpenApi": {"type": "object"},
 }
 
@@ -144,6 +185,7 @@ _RESPONSE_SCHEMAS: dict[str, tuple[str, str]] = {
     "healthcheck": ("Health", "The service is up"),
     "openapi": ("OpenApi", "This document"),
     "whoami": ("Me", "The caller"),
+    "getLimits": ("Limits", "The server's limits"),
     "uploadDocument": ("Document", "Created; `upload` says how to send presigned content"),
     "listDocuments": ("DocumentList", "A page of documents, newest first"),
     "getDocument": ("Document", "The document"),
@@ -218,7 +260,7 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": _json(schema_ref("Problem"), PROBLEM)}
 
 
-def _operation(route: Route) -> dict[str, Any]:
+def _operation(route: Route, direct_upload_limit: int) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": route.operation_id,
         "summary": route.summary,
@@ -269,13 +311,13 @@ def _operation(route: Route) -> dict[str, Any]:
         )
     if parameters:
         operation["parameters"] = parameters
-    body = _request_body(route)
+    body = _request_body(route, direct_upload_limit)
     if body is not None:
         operation["requestBody"] = body
     return operation
 
 
-def _request_body(route: Route) -> dict[str, Any] | None:
+def _request_body(route: Route, direct_upload_limit: int) -> dict[str, Any] | None:
     if route.operation_id == "updateMetadata":
         patch = {
             "type": "object",
@@ -288,9 +330,13 @@ def _request_body(route: Route) -> dict[str, Any] | None:
         }
     if route.body is None:
         return None
-    content = _json(route.body.json_schema())
-    if route.body.properties is UPLOAD_FIELDS:
-        content["multipart/form-data"] = {
+    schema = route.body.json_schema()
+    if "content" in schema["properties"]:
+        # The direct-upload limit as the JSON form states it; more is 413 payload_too_large.
+        schema["properties"]["content"]["maxLength"] = base64_length(direct_upload_limit)
+    content = _json(schema)
+    if FORM in route.raw_media_types:
+        content[FORM] = {
             "schema": {
                 "type": "object",
                 "required": ["file"],
@@ -383,7 +429,7 @@ def _responses(route: Route) -> dict[str, Any]:
 
 
 @functools.cache
-def _paths() -> dict[str, Any]:
+def _paths(direct_upload_limit: int) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for route in ROUTES:
         item = paths.setdefault(route.path, {})
@@ -396,12 +442,15 @@ def _paths() -> dict[str, Any]:
                     "schema": {"type": "string", "pattern": f"^{ULID_PATTERN}$"},
                 }
             ]
-        item[route.method.lower()] = _operation(route)
+        item[route.method.lower()] = _operation(route, direct_upload_limit)
     return paths
 
 
-def openapi_document(*, server: str = "/") -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every route."""
+def openapi_document(
+    *, server: str = "/", direct_upload_limit: int | None = None
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every route, stating the server's direct-upload limit."""
+    limit = Settings().direct_upload_limit if direct_upload_limit is None else direct_upload_limit
     return {
         "openapi": "3.1.0",
         "info": {
@@ -424,5 +473,5 @@ def openapi_document(*, server: str = "/") -> dict[str, Any]:
             },
             "schemas": SCHEMAS,
         },
-        "paths": _paths(),
+        "paths": _paths(limit),
     }

@@ -12,6 +12,7 @@ import attrs
 
 from entrypoints.bootstrap import Runtime
 from entrypoints.http.apigw import HttpRequest, HttpResponse
+from entrypoints.http.envelope import base64_length
 from entrypoints.http.problems import HttpError, problem_document
 from entrypoints.http.representations import (
     document_json,
@@ -25,11 +26,12 @@ from entrypoints.http.routes import Route
 from entrypoints.http.schema import ObjectSpec, Prop
 from kumocms import __version__
 from kumocms.deferred import Deferred
-from kumocms.errors import DependencyError, ValidationError
+from kumocms.errors import DependencyError, PayloadTooLargeError, ValidationError
 from kumocms.ids import DocumentId, UserId
 from kumocms.jsonvalue import loads_json
 from kumocms.model import RestoreRequest
 from kumocms.ports import Ports
+from kumocms.rules import MAX_SIZE
 from kumocms.states import ArchiveState, RestoreTier, StorageClass
 from kumocms.usecases import documents
 from kumocms.usecases.common import DocumentView
@@ -189,11 +191,28 @@ def _upload_command(call: Call) -> dict[str, Any]:
         return fields
     fields = json_body(call)
     if "content" in fields:
+        _check_content_length(call, fields["content"])
         try:
             fields["content"] = base64.b64decode(fields["content"], validate=True)
         except (binascii.Error, ValueError):
             raise ValidationError("content must be base64", field="content") from None
     return fields
+
+
+def _check_content_length(call: Call, content: str) -> None:
+    """Refuse base64 `content` longer than the direct limit's (OpenAPI's `maxLength`) unread.
+
+    Raises:
+        PayloadTooLargeError: more characters than the direct-upload limit's base64 has.
+    """
+    limit = call.ports.settings.direct_upload_limit
+    if len(content) > base64_length(limit):
+        raise PayloadTooLargeError(
+            f"direct uploads carry at most {limit} bytes (content of at most "
+            f"{base64_length(limit)} base64 characters); send size (and sha256) without "
+            "content to get a presigned upload instead",
+            limit=limit,
+        )
 
 
 # ---- operations -----------------------------------------------------------------------------
@@ -226,7 +245,29 @@ def openapi(call: Call) -> HttpResponse:
     """GET /docs."""
     from entrypoints.http.openapi import openapi_document  # noqa: PLC0415 - only this route
 
-    return HttpResponse(200, openapi_document(server=call.request.base_path or "/"))
+    return HttpResponse(
+        200,
+        openapi_document(
+            server=call.request.base_path or "/",
+            direct_upload_limit=call.ports.settings.direct_upload_limit,
+        ),
+    )
+
+
+def get_limits(call: Call) -> HttpResponse:
+    """GET /limits: what a client needs to choose an upload flow."""
+    settings = call.ports.settings
+    return HttpResponse(
+        200,
+        {
+            "direct_upload_max_bytes": settings.direct_upload_limit,
+            "multipart_threshold_bytes": settings.multipart_threshold,
+            "part_size_bytes": settings.part_size,
+            "max_size_bytes": MAX_SIZE,
+            "presign_ttl_seconds": int(settings.presign_ttl.total_seconds()),
+            "sync_copy_limit_bytes": settings.sync_copy_limit,
+        },
+    )
 
 
 def whoami(call: Call) -> HttpResponse:
@@ -453,6 +494,7 @@ OPERATIONS: Mapping[str, Operation] = {
     "healthcheck": healthcheck,
     "openapi": openapi,
     "whoami": whoami,
+    "getLimits": get_limits,
     "uploadDocument": upload_document,
     "listDocuments": list_documents,
     "getDocument": get_document,

@@ -51,6 +51,9 @@ class Route:
     """Takes `If-Match`."""
     revalidated: bool = False
     """Answers `If-None-Match` with the current ETag by 304 Not Modified."""
+    raw_media_types: tuple[str, ...] = ()
+    """Body media types besides JSON whose bytes are not text: API Gateway's binary media types
+    (see BINARY_MEDIA_TYPES)."""
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -166,6 +169,9 @@ STATE = QueryParam(
 DEEP = QueryParam(name="deep", prop=Prop(type="boolean", default=False))
 REDIRECT = QueryParam(name="redirect", prop=Prop(type="boolean", default=True))
 
+FORM = "multipart/form-data"
+"""A direct upload's file as raw bytes (RFC 7578)."""
+
 R, W, A = Permission.READ, Permission.WRITE, Permission.MANAGE_USERS
 
 ROUTES: tuple[Route, ...] = (
@@ -195,6 +201,14 @@ ROUTES: tuple[Route, ...] = (
         permission=R,
     ),
     Route(
+        method="GET",
+        path="/limits",
+        function="meta",
+        operation_id="getLimits",
+        summary="The server's upload and copy limits, to choose an upload flow",
+        permission=R,
+    ),
+    Route(
         method="POST",
         path="/documents",
         function="documents_write",
@@ -204,6 +218,7 @@ ROUTES: tuple[Route, ...] = (
         body=UPLOAD,
         idempotent_post=True,
         success=201,
+        raw_media_types=(FORM,),
     ),
     Route(
         method="GET",
@@ -251,6 +266,7 @@ ROUTES: tuple[Route, ...] = (
         permission=W,
         body=UPLOAD,
         conditional=True,
+        raw_media_types=(FORM,),
     ),
     Route(
         method="DELETE",
@@ -369,6 +385,18 @@ ROUTES: tuple[Route, ...] = (
 
 FUNCTIONS = tuple(dict.fromkeys(route.function for route in ROUTES))
 """The HTTP Lambda functions, in route-table order."""
+
+BINARY_MEDIA_TYPES = tuple(dict.fromkeys(t for route in ROUTES for t in route.raw_media_types))
+"""The media types API Gateway passes to a function base64-encoded (`binaryMediaTypes`); every
+other body, JSON included, arrives as text. Not `*/*`: that would base64-encode JSON bodies too,
+and a JSON upload's base64 `content` would reach Lambda at 16/9 of the file's size
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings.html).
+Terraform reads the list from routes.json; the local gateway decides with it."""
+
+
+def is_binary(content_type: str) -> bool:
+    """Whether a request with this `Content-Type` reaches the function base64-encoded."""
+    return content_type.split(";", 1)[0].strip().lower() in BINARY_MEDIA_TYPES
 
 
 def routes_of(function: str) -> tuple[Route, ...]:

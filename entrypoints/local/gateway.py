@@ -2,7 +2,8 @@
 
 Routing from the route table, the REQUEST authorizer (identity source `Authorization`, results
 cached per header value), payload limits (10 MB request, 6 MB Lambda event), base64 bodies for
-binary media types (`*/*`: every body), `multiValueHeaders`, and problem+json gateway responses
+the route table's binary media types (other bodies, JSON included, as text), `multiValueHeaders`,
+and problem+json gateway responses
 for the errors API Gateway itself produces. The local HTTP front and the tests drive the real
 handlers through it.
 """
@@ -21,13 +22,14 @@ from typing import Any
 import attrs
 
 from entrypoints.http.apigw import cors_headers
+from entrypoints.http.envelope import API_GATEWAY_PAYLOAD_BYTES, LAMBDA_SYNC_PAYLOAD_BYTES
 from entrypoints.http.problems import BEARER_CHALLENGE, problem_document
-from entrypoints.http.routes import ROUTES, Route, match
+from entrypoints.http.routes import ROUTES, Route, is_binary, match
 
 Handler = Callable[[Mapping[str, Any], Any], Any]
-MAX_REQUEST_BYTES = 10 * 1000 * 1000
+MAX_REQUEST_BYTES = API_GATEWAY_PAYLOAD_BYTES
 """API Gateway REST's payload limit (10 MB)."""
-MAX_EVENT_BYTES = 6 * 1024 * 1024
+MAX_EVENT_BYTES = LAMBDA_SYNC_PAYLOAD_BYTES
 """A synchronous Lambda invocation's payload limit (6 MB)."""
 ACCOUNT = "000000000000"
 
@@ -227,6 +229,8 @@ class Gateway:
         }
         if authorizer is not None:
             context["authorizer"] = {**authorizer, "principalId": authorizer.get("user_id")}
+        content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+        body_text, encoded = _event_body(body, binary=is_binary(content_type))
         return {
             "resource": route.path,
             "path": path,
@@ -238,9 +242,8 @@ class Gateway:
             "pathParameters": dict(params) or None,
             "stageVariables": None,
             "requestContext": context,
-            # binaryMediaTypes is */*: every body reaches the function base64-encoded.
-            "body": base64.b64encode(body).decode("ascii") if body else None,
-            "isBase64Encoded": bool(body),
+            "body": body_text,
+            "isBase64Encoded": encoded,
         }
 
     def _response(self, result: Any) -> GatewayResponse:
@@ -282,6 +285,19 @@ class Gateway:
             headers={**cors, "Content-Type": "application/problem+json", **challenge},
             body=json.dumps(document).encode("utf-8"),
         )
+
+
+def _event_body(body: bytes, *, binary: bool) -> tuple[str | None, bool]:
+    """The event's `body` and `isBase64Encoded`: base64 only for binary media types.
+
+    A text body that is not UTF-8 cannot travel in a JSON event as it is; the invalid bytes
+    become U+FFFD, and the handler sees text that is not what was sent.
+    """
+    if not body:
+        return None, False
+    if binary:
+        return base64.b64encode(body).decode("ascii"), True
+    return body.decode("utf-8", errors="replace"), False
 
 
 def _multi(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:

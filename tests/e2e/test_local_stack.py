@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 from ulid import ULID
+from urllib3.filepost import encode_multipart_formdata
 
 from entrypoints.local.stack import LocalStack
 from kumocms.ids import DocumentId
@@ -270,10 +272,31 @@ def test_payload_limits_at_the_front(api: Api) -> None:
         "POST", "/documents", raw=b"x" * (11 * 1000 * 1000), Content_Type="application/octet-stream"
     )
     assert (too_big.status, too_big.json["code"]) == (413, "payload_too_large")
-    over_event = api(
-        "POST", "/documents", raw=b"x" * (5 * MiB), Content_Type="application/octet-stream"
-    )
+    # A 5 MiB form is binary: base64-encoded, 6.7 MiB of Lambda event.
+    form, form_type = encode_multipart_formdata({"file": ("big.bin", b"x" * (5 * MiB), "x/y")})
+    over_event = api("POST", "/documents", raw=form, Content_Type=form_type)
     assert (over_event.status, over_event.json["code"]) == (413, "payload_too_large")
+    # JSON is text: over the event only past 6 MiB.
+    text = b'{"file_name": "a", "content": "' + b"A" * (6 * MiB) + b'"}'
+    over_event = api("POST", "/documents", raw=text, Content_Type="application/json")
+    assert (over_event.status, over_event.json["code"]) == (413, "payload_too_large")
+
+
+def test_a_direct_upload_at_the_default_limit_passes_in_both_body_forms(api: Api) -> None:
+    # Issue 12: with `*/*` binary media types, 4,000,000 bytes as JSON got 413 locally.
+    content = os.urandom(4 * MiB)
+    as_json = api(
+        "POST",
+        "/documents",
+        {"file_name": "a.bin", "content": base64.b64encode(content).decode()},
+    )
+    assert as_json.status == 201, as_json.body
+    form, form_type = encode_multipart_formdata({"file": ("a.bin", content, "x/y")})
+    as_form = api("POST", "/documents", raw=form, Content_Type=form_type)
+    assert as_form.status == 201, as_form.body
+    assert as_json.json["sha256"] == as_form.json["sha256"] == hashlib.sha256(content).hexdigest()
+    limits = api("GET", "/limits").json
+    assert limits["direct_upload_max_bytes"] == 4 * MiB
 
 
 def test_a_poison_event_ends_in_parking_while_its_batch_succeeds(

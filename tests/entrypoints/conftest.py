@@ -158,10 +158,15 @@ def scan_for_leaks(api: Api) -> None:
 
 @pytest.fixture
 def api() -> Iterator[Api]:
+    client = build_api(Settings(restore_poll_interval=timedelta(seconds=2)))
+    yield client
+    scan_for_leaks(client)
+
+
+def build_api(domain: Settings) -> Api:
+    """The real handlers behind the gateway on in-memory ports with these settings."""
     clock = ManualClock()
-    ports = in_memory_ports(
-        clock=clock, settings=Settings(restore_poll_interval=timedelta(seconds=2))
-    )
+    ports = in_memory_ports(clock=clock, settings=domain)
     settings = EnvSettings(
         region="eu-west-1",
         bucket="kumocms-test",
@@ -186,5 +191,4 @@ def api() -> Iterator[Api]:
     for role in (Role.EDITOR, Role.READER):
         issued = create_user(ports, admin, name=role.value, role=role)
         client.keys[role.value] = issued.api_key
-    yield client
-    scan_for_leaks(client)
+    return client

@@ -553,6 +553,17 @@ CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
         400,
         "validation_failed",
     ),
+    # ---- limits
+    ("POST", "/limits", {"key": "reader", "json_body": {}}, 405, "method_not_allowed"),
+    ("GET", "/limits", {"key": "not-a-known-key-000000000000"}, 401, "unauthorized"),
+    # ---- direct content over the limit's base64 length
+    (
+        "POST",
+        "/documents",
+        {"json_body": {"file_name": "a", "content": "A" * (4 * 1024 * 1024 // 3 * 4 + 8)}},
+        413,
+        "payload_too_large",
+    ),
 ]
 
 

@@ -219,11 +219,17 @@ def test_too_large_direct_upload_is_413_naming_the_presigned_flow(api: Api) -> N
 
 
 def test_bodies_over_the_lambda_event_limit_never_reach_a_handler(api: Api) -> None:
+    # A 5 MiB form is binary: base64-encoded it is 6.7 MiB of event.
+    form, content_type = encode_multipart_formdata(
+        {"file": ("big.bin", b"x" * (5 * 1024 * 1024), "application/octet-stream")}
+    )
+    reply = api("POST", "/documents", body=form, headers={"Content-Type": content_type})
+    _problem(reply, 413, "payload_too_large")
     reply = api(
         "POST",
         "/documents",
-        body=b"x" * (5 * 1024 * 1024),
-        headers={"Content-Type": "application/octet-stream"},
+        body=b'{"file_name": "a", "content": "' + b"A" * (6_300_000) + b'"}',
+        headers={"Content-Type": "application/json"},
     )
     _problem(reply, 413, "payload_too_large")
     reply = api(

@@ -16,6 +16,7 @@ MATRIX: list[tuple[str, str, tuple[int, int, int, int, int]]] = [
     ("GET", "/healthcheck", (200, 200, 200, 200, 200)),
     ("GET", "/docs", (200, 200, 200, 200, 200)),
     ("GET", "/me", (401, 401, 200, 200, 200)),
+    ("GET", "/limits", (401, 401, 200, 200, 200)),
     ("POST", "/documents", (401, 401, 403, 201, 201)),
     ("GET", "/documents", (401, 401, 200, 200, 200)),
     ("GET", "/documents/{active}", (401, 401, 200, 200, 200)),

@@ -20,7 +20,7 @@ import pytest
 from adapters.dynamodb import TTL_ATTRIBUTE, documents_table_spec, users_table_spec
 from entrypoints.http.openapi import openapi_document
 from entrypoints.http.problems import BEARER_CHALLENGE, TITLES, problem_document
-from entrypoints.http.routes import ROUTES
+from entrypoints.http.routes import BINARY_MEDIA_TYPES, ROUTES
 from entrypoints.local.gateway import Gateway
 from entrypoints.manifest import FUNCTIONS, routes_json
 from entrypoints.settings import VARIABLES
@@ -56,6 +56,14 @@ def test_terraform_routes_equal_the_openapi_document_and_the_local_front() -> No
     local_front = {(route.method, route.path) for route in ROUTES}
     assert terraform == openapi, sorted(terraform ^ openapi)
     assert terraform == local_front, sorted(terraform ^ local_front)
+
+
+def test_binary_media_types_come_from_the_route_table() -> None:
+    assert (
+        routes_file()["binary_media_types"] == list(BINARY_MEDIA_TYPES) == ["multipart/form-data"]
+    )
+    api = resource("api_gateway.tf", "aws_api_gateway_rest_api", "this")
+    assert expression(api["binary_media_types"]) == "local.manifest.binary_media_types"
 
 
 def test_only_health_and_docs_are_public() -> None:

@@ -75,9 +75,13 @@ locals {
 }
 
 resource "aws_api_gateway_rest_api" "this" {
-  name               = "${var.name_prefix}-api"
-  description        = "KumoCMS document API"
-  binary_media_types = ["*/*"]
+  name        = "${var.name_prefix}-api"
+  description = "KumoCMS document API"
+  # Only the media types that carry raw bytes (routes.json, from the route table): a body of
+  # any other type, JSON included, reaches the function as text. `*/*` would base64-encode JSON
+  # uploads too, at 16/9 of the file's size. See
+  # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-payload-encodings.html
+  binary_media_types = local.manifest.binary_media_types
   tags               = local.common_tags
 
   endpoint_configuration {
@@ -208,7 +212,7 @@ resource "aws_api_gateway_integration" "options" {
   http_method          = each.value.http_method
   type                 = "MOCK"
   passthrough_behavior = "WHEN_NO_MATCH"
-  # binary_media_types is */*: without this the mock template cannot be applied.
+  # A preflight that names a binary media type would otherwise skip the mock template.
   content_handling = "CONVERT_TO_TEXT"
   request_templates = {
     "application/json" = jsonencode({ statusCode = 204 })

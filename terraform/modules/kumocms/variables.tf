@@ -202,13 +202,13 @@ variable "log_level" {
 # ---- application settings (environment variables) -------------------------------------------
 
 variable "direct_upload_limit" {
-  description = "DIRECT_UPLOAD_LIMIT: largest file (bytes) accepted in a request body; null keeps the code's default (4 MiB). A synchronous Lambda event is capped at 6 MB and binary bodies arrive base64-encoded, so about 4.5 MiB is the ceiling."
+  description = "DIRECT_UPLOAD_LIMIT: largest file (bytes) accepted in a request body; null keeps the code's default (4 MiB). At most 4325376 (4.125 MiB): the file's base64 plus a 512 KiB allowance for headers, metadata and the proxy event's own fields must fit Lambda's 6,291,456-byte synchronous payload (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html), in both body forms (entrypoints/http/envelope.py)."
   type        = number
   default     = null
 
   validation {
-    condition     = var.direct_upload_limit == null || try(var.direct_upload_limit >= 1 && var.direct_upload_limit <= 4718592, false)
-    error_message = "direct_upload_limit must be from 1 to 4718592 bytes (4.5 MiB): larger bodies cannot reach a Lambda function through API Gateway."
+    condition     = var.direct_upload_limit == null || try(var.direct_upload_limit >= 1 && var.direct_upload_limit <= 4325376 && floor(var.direct_upload_limit) == var.direct_upload_limit, false)
+    error_message = "direct_upload_limit must be a whole number from 1 to 4325376 bytes (4.125 MiB): a larger file, base64-encoded inside the API Gateway proxy event, does not fit Lambda's 6 MB synchronous payload; larger files take presigned uploads."
   }
 }
 

@@ -206,8 +206,8 @@ run "every_route_is_served" {
   }
 
   assert {
-    condition     = aws_api_gateway_rest_api.this.binary_media_types == tolist(["*/*"])
-    error_message = "Every body is binary (base64 for the functions)."
+    condition     = aws_api_gateway_rest_api.this.binary_media_types == tolist(["multipart/form-data"])
+    error_message = "Only multipart/form-data bodies are binary; JSON reaches the functions as text."
   }
 
   assert {

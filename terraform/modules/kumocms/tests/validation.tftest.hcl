@@ -153,3 +153,26 @@ run "list_shards_within_two_digits" {
 
   expect_failures = [var.list_shards]
 }
+
+run "a_direct_upload_limit_above_what_fits_the_lambda_event_fails_the_plan" {
+  command = plan
+
+  variables {
+    direct_upload_limit = 4325377
+  }
+
+  expect_failures = [var.direct_upload_limit]
+}
+
+run "the_largest_direct_upload_limit_that_fits_the_lambda_event_plans" {
+  command = plan
+
+  variables {
+    direct_upload_limit = 4325376
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["documents_write"].environment[0].variables["DIRECT_UPLOAD_LIMIT"] == "4325376"
+    error_message = "The largest limit that fits reaches the write function."
+  }
+}
