@@ -10,12 +10,13 @@ import attrs
 from kumocms.deferred import Deferred
 from kumocms.errors import AuthenticationError, LastAdminError, ValidationError
 from kumocms.ids import UserId
-from kumocms.ports import Ports, UserPage
+from kumocms.ports import Ports
 from kumocms.rules import validate_api_key_format
 from kumocms.users import Permission, Principal, Role, User, hash_api_key, validate_user_name
 
 if TYPE_CHECKING:
     from kumocms import events as ev
+    from kumocms.portvalues import UserPage
 else:
     ev = Deferred("kumocms.events")
 
