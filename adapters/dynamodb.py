@@ -364,20 +364,8 @@ class DynamoDocumentRepository:
 
     def find_expired_uploads(self, now: datetime, *, limit: int) -> builtins.list[Document]:
         """Pending uploads whose deadline is at or before `now`, oldest deadline first."""
-        if limit < 1:
-            return []
-        partitions = [
-            (items.PENDING_PK, items.pending_partition(shard)) for shard in range(self._shards)
-        ]
-        found = self._query_all(
-            items.BY_PENDING_DEADLINE,
-            partitions,
-            bound=(items.PENDING_SK, "<", items.deadline_bound(now)),
-            forward=True,
-            want=limit,
-        )
-        merged = itertools.islice(heapq.merge(*found, key=items.deadline_key), limit)
-        return [items.document_from_item(item) for item in merged]
+        due = self._due(items.pending_partition, now, limit=limit)
+        return [items.document_from_item(item) for item in due]
 
     def find_in_state(self, state: ArchiveState, *, limit: int) -> builtins.list[Document]:
         """Up to `limit` documents in `state`, oldest first."""
@@ -474,20 +462,28 @@ class DynamoDocumentRepository:
 
     def find_stalled_copies(self, before: datetime, *, limit: int) -> builtins.list[CopyJob]:
         """Copy jobs last checkpointed at or before `before`: one Query per shard."""
+        return [
+            items.copy_from_item(item)
+            for item in self._due(items.copying_partition, before, limit=limit)
+        ]
+
+    def _due(
+        self, partition: Callable[[int], str], moment: datetime, *, limit: int
+    ) -> builtins.list[dict[str, Any]]:
+        """Up to `limit` items of the sparse deadline index at or before `moment`, oldest first.
+
+        One Query per shard of `partition` (pending uploads or copy jobs), merged.
+        """
         if limit < 1:
             return []
-        partitions = [
-            (items.PENDING_PK, items.copying_partition(shard)) for shard in range(self._shards)
-        ]
         found = self._query_all(
             items.BY_PENDING_DEADLINE,
-            partitions,
-            bound=(items.PENDING_SK, "<", items.deadline_bound(before)),
+            [(items.PENDING_PK, partition(shard)) for shard in range(self._shards)],
+            bound=(items.PENDING_SK, "<", items.deadline_bound(moment)),
             forward=True,
             want=limit,
         )
-        merged = itertools.islice(heapq.merge(*found, key=items.deadline_key), limit)
-        return [items.copy_from_item(item) for item in merged]
+        return builtins.list(itertools.islice(heapq.merge(*found, key=items.deadline_key), limit))
 
     def check(self) -> None:
         """Raise DependencyError when the table cannot be read (one GetItem)."""
