@@ -15,6 +15,7 @@ import attrs
 
 from entrypoints.http.headers import Headers, event_headers
 from entrypoints.http.problems import HttpError
+from kumocms.errors import InvalidIdError
 from kumocms.ids import UserId
 from kumocms.jsonvalue import dumps_json, loads_json
 from kumocms.users import Principal, Role
@@ -128,7 +129,7 @@ def _principal(authorizer: object) -> Principal | None:
             name=str(authorizer.get("name") or ""),
             role=Role(authorizer.get("role")),
         )
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, InvalidIdError):  # a context the authorizer did not write
         return None
 
 

@@ -153,6 +153,9 @@ def test_handlers_recheck_the_role_from_the_authorizer_context(runtime: Runtime)
     unauthorized = handler(event, LambdaContext("w"))
     assert unauthorized["statusCode"] == 401
     assert unauthorized["headers"]["WWW-Authenticate"] == 'Bearer realm="kumocms"'
+    event["requestContext"]["authorizer"] = {**_context(runtime), "user_id": "not-an-id"}
+    malformed = handler(event, LambdaContext("w"))
+    assert malformed["statusCode"] == 401  # a context the authorizer did not write: no caller
 
 
 def test_a_function_serves_only_its_own_routes(runtime: Runtime) -> None:
