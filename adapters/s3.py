@@ -462,13 +462,17 @@ class S3BlobStore:
         """Check the source is still current (one HEAD), then CompleteMultipartUpload.
 
         S3 cannot make the completion conditional on another version being current, and
-        emulators ignore `x-amz-copy-source-if-match`, so the check is ours.
+        emulators ignore `x-amz-copy-source-if-match`, so the check is ours. When another
+        version is current, ListParts tells a source that moved (the upload is still open)
+        from our own earlier completion (the upload is gone).
 
         Raises:
-            SourceChangedError: the key's current version is not `source_version`.
             CopyCancelledError: the upload was aborted or completed (NoSuchUpload).
+            SourceChangedError: the upload is open and the key's current version is not
+                `source_version`.
         """
         if self.current_version(ref) != source_version:
+            self._require_open(ref, copy_upload)
             raise SourceChangedError("the object's current version is not the copy's source")
         with aws_errors("S3 CompleteMultipartUpload"):
             try:
@@ -485,6 +489,18 @@ class S3BlobStore:
                     raise
                 raise CopyCancelledError("the copy's multipart upload is gone") from error
         return str(response.get("VersionId") or "null")
+
+    def _require_open(self, ref: ContentRef, copy_upload: str) -> None:
+        """Raise CopyCancelledError unless the multipart upload still exists (ListParts)."""
+        with aws_errors("S3 ListParts"):
+            try:
+                self._client.list_parts(
+                    Bucket=self._bucket, Key=content_key(ref), UploadId=copy_upload, MaxParts=1
+                )
+            except ClientError as error:
+                if error_code(error) != "NoSuchUpload":
+                    raise
+                raise CopyCancelledError("the copy's multipart upload is gone") from error
 
     def abort_copy(self, ref: ContentRef, *, copy_upload: str) -> None:
         """AbortMultipartUpload (an upload that is gone already is fine)."""

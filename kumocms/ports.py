@@ -230,9 +230,10 @@ class BlobStore(Protocol):
         """Assemble the copied parts as the key's new current version and return its id.
 
         Raises:
-            SourceChangedError: the key's current version is no longer `source_version`
-                (nothing is completed; the caller aborts).
-            CopyCancelledError: the copy was aborted or completed already.
+            CopyCancelledError: the copy was aborted or completed already (checked first: a
+                run that died right after completing finds its own version current).
+            SourceChangedError: the copy is still open but the key's current version is no
+                longer `source_version` (nothing is completed; the caller aborts).
         """
         ...
 
