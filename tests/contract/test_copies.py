@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from kumocms.errors import SourceChangedError
+from kumocms.errors import CopyCancelledError, SourceChangedError
 from kumocms.keys import content_key
 from kumocms.model import PartRange
 from kumocms.states import StorageClass
@@ -81,6 +81,25 @@ def test_an_interrupted_copy_resumes_and_completes_with_the_right_bytes(driver: 
     assert store.current_version(ref()) == source
     assert _read(driver) == SOURCE
     store.delete_version(ref(), version)  # a missing version is fine
+
+
+def test_completing_again_after_a_completion_says_cancelled_not_source_changed(
+    driver: Driver,
+) -> None:
+    # A worker that dies between CompleteMultipartUpload and recording it finds its own
+    # version current on redelivery; that must read as "completed already", not as a source
+    # that moved (which would roll the document back over an unrecorded version).
+    store = driver.store
+    source = _put(driver, SOURCE)
+    upload = store.start_copy(ref(), storage_class=StorageClass.GLACIER, content_type="text/plain")
+    done = [
+        store.copy_part(ref(), copy_upload=upload, source_version=source, part=part)
+        for part in _parts(len(SOURCE))
+    ]
+    version = store.complete_copy(ref(), copy_upload=upload, source_version=source, parts=done)
+    with pytest.raises(CopyCancelledError):
+        store.complete_copy(ref(), copy_upload=upload, source_version=source, parts=done)
+    assert store.current_version(ref()) == version
 
 
 def test_parts_copy_the_pinned_version_even_after_the_key_moved_on(driver: Driver) -> None:

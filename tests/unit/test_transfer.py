@@ -315,6 +315,53 @@ def test_a_commit_after_the_document_was_deleted_leaves_no_version_behind() -> N
     assert world.repo.get_copy(doc.id) is None
 
 
+class _WorkerDied(Exception):
+    """The Lambda died (timeout, out of memory): nothing after the call ran."""
+
+
+class _DyingBlobStore(InMemoryBlobStore):
+    """Completes the first copy, then the worker dies before it can record the version."""
+
+    died = False
+
+    def complete_copy(
+        self,
+        ref: ContentRef,
+        *,
+        copy_upload: str,
+        source_version: str,
+        parts: Sequence[CopiedPart],
+    ) -> str:
+        version = super().complete_copy(
+            ref, copy_upload=copy_upload, source_version=source_version, parts=parts
+        )
+        if not self.died:
+            self.died = True
+            raise _WorkerDied
+        return version
+
+
+def test_a_worker_dying_right_after_completing_commits_on_redelivery() -> None:
+    ports = in_memory_ports(settings=_settings())
+    blobs = _DyingBlobStore(ports.clock)  # type: ignore[arg-type]
+    world = World(attrs.evolve(ports, blobs=blobs))
+    doc = world.upload_direct(CONTENT).document
+    _archive(world, doc.id)
+    message = _queue(world).receive(limit=1)[0]
+    with pytest.raises(_WorkerDied):
+        run_copy(world.ports, CopyOrder.decode(message.body), attempts=0, remaining=lambda: PLENTY)
+    completed = _current(world, doc.id).version_id
+    # The message was not deleted: SQS delivers it again once its visibility times out.
+    assert run_copy(
+        world.ports, CopyOrder.decode(message.body), attempts=1, remaining=lambda: PLENTY
+    ) is CopyOutcome.COMMITTED
+    document = world.repo.get(doc.id)
+    assert document.state is ArchiveState.ARCHIVED
+    assert document.content_version == completed
+    assert _current(world, doc.id).storage_class is StorageClass.GLACIER
+    assert _current(world, doc.id).data == CONTENT
+
+
 def test_a_copy_whose_source_changed_is_rolled_back(big: World) -> None:
     doc = big.upload_direct(CONTENT).document
     _archive(big, doc.id)
