@@ -466,6 +466,12 @@ class InMemoryBlobStore:
         self._put(key, copied)
         return copied.version_id
 
+    def copy_open(self, ref: ContentRef, *, copy_upload: str) -> bool:
+        """Whether the upload exists on that key."""
+        self._call("copy_open")
+        upload = self._uploads.get(copy_upload)
+        return upload is not None and upload.key == content_key(ref)
+
     def abort_copy(self, ref: ContentRef, *, copy_upload: str) -> None:
         """Drop the upload and its parts (an unknown one is fine)."""
         self._call("abort_copy")

@@ -472,7 +472,8 @@ class S3BlobStore:
                 `source_version`.
         """
         if self.current_version(ref) != source_version:
-            self._require_open(ref, copy_upload)
+            if not self.copy_open(ref, copy_upload=copy_upload):
+                raise CopyCancelledError("the copy's multipart upload is gone")
             raise SourceChangedError("the object's current version is not the copy's source")
         with aws_errors("S3 CompleteMultipartUpload"):
             try:
@@ -490,8 +491,8 @@ class S3BlobStore:
                 raise CopyCancelledError("the copy's multipart upload is gone") from error
         return str(response.get("VersionId") or "null")
 
-    def _require_open(self, ref: ContentRef, copy_upload: str) -> None:
-        """Raise CopyCancelledError unless the multipart upload still exists (ListParts)."""
+    def copy_open(self, ref: ContentRef, *, copy_upload: str) -> bool:
+        """ListParts (one part): NoSuchUpload means completed or aborted."""
         with aws_errors("S3 ListParts"):
             try:
                 self._client.list_parts(
@@ -500,7 +501,8 @@ class S3BlobStore:
             except ClientError as error:
                 if error_code(error) != "NoSuchUpload":
                     raise
-                raise CopyCancelledError("the copy's multipart upload is gone") from error
+                return False
+        return True
 
     def abort_copy(self, ref: ContentRef, *, copy_upload: str) -> None:
         """AbortMultipartUpload (an upload that is gone already is fine)."""

@@ -62,6 +62,8 @@ class Needs:
     """The ingest dead-letter and parking queues."""
     transfers: bool = False
     """The transfer worker's queue (functions that start or hand over large copies)."""
+    copy_dead_letters: bool = False
+    """The transfer worker's dead-letter queue (reconcile rolls back the copies found there)."""
 
     def required_settings(self) -> tuple[str, ...]:
         """The settings these ports cannot be built without."""
@@ -78,6 +80,8 @@ class Needs:
             names.extend(("ingest_dlq_url", "parking_queue_url"))
         if self.transfers:
             names.append("transfer_queue_url")
+        if self.copy_dead_letters:
+            names.append("transfer_dlq_url")
         return tuple(names)
 
 
@@ -145,13 +149,15 @@ def build_runtime(settings: EnvSettings, needs: Needs, session: boto3.Session) -
                 settings.require("event_bus"),
             )
         )
-    transfers: MessageQueue | None = None
-    if needs.queues or needs.transfers:
+    queues: dict[str, MessageQueue] = {}
+    if needs.queues or needs.transfers or needs.copy_dead_letters:
         from adapters.sqs import SqsQueue  # noqa: PLC0415
 
         sqs = session.client("sqs", config=config, endpoint_url=endpoint)
         if needs.transfers:
-            transfers = SqsQueue(sqs, settings.require("transfer_queue_url"))
+            queues["transfers"] = SqsQueue(sqs, settings.require("transfer_queue_url"))
+        if needs.copy_dead_letters:
+            queues["copy_dead_letters"] = SqsQueue(sqs, settings.require("transfer_dlq_url"))
     ports = Ports(
         blobs=blobs,
         documents=documents,
@@ -161,7 +167,7 @@ def build_runtime(settings: EnvSettings, needs: Needs, session: boto3.Session) -
         ids=RandomIds(),
         idempotency=idempotency,
         settings=settings.domain,
-        **({} if transfers is None else {"transfers": transfers}),
+        **queues,
     )
     if not needs.queues:
         return Runtime(settings=settings, ports=ports)

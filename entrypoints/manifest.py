@@ -129,7 +129,9 @@ FUNCTIONS = MappingProxyType(
             Function(
                 name="reconcile",
                 trigger="schedule",
-                needs=Needs(blobs=True, documents=True, events=True, transfers=True),
+                needs=Needs(
+                    blobs=True, documents=True, events=True, transfers=True, copy_dead_letters=True
+                ),
                 optional_variables=(
                     *TUNING_VARIABLES,
                     "PENDING_UPLOAD_TTL_SECONDS",

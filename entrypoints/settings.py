@@ -74,6 +74,7 @@ VARIABLES = {
     "ingest_dlq_url": "INGEST_DLQ_URL",
     "parking_queue_url": "PARKING_QUEUE_URL",
     "transfer_queue_url": "TRANSFER_QUEUE_URL",
+    "transfer_dlq_url": "TRANSFER_DLQ_URL",
 }
 """Setting name -> environment variable, for the values a function may require."""
 
@@ -91,6 +92,7 @@ class EnvSettings:
     ingest_dlq_url: str | None = None
     parking_queue_url: str | None = None
     transfer_queue_url: str | None = None
+    transfer_dlq_url: str | None = None
     dlq_max_retries: int = 5
     dlq_retry_delay_seconds: int = 30
     list_shards: int = 16
@@ -159,6 +161,7 @@ class EnvSettings:
             ingest_dlq_url=_optional(environ, "INGEST_DLQ_URL"),
             parking_queue_url=_optional(environ, "PARKING_QUEUE_URL"),
             transfer_queue_url=_optional(environ, "TRANSFER_QUEUE_URL"),
+            transfer_dlq_url=_optional(environ, "TRANSFER_DLQ_URL"),
             dlq_max_retries=_int(environ, "DLQ_MAX_RETRIES", 5),
             dlq_retry_delay_seconds=_int(environ, "DLQ_RETRY_DELAY_SECONDS", 30, minimum=0),
             list_shards=_int(environ, "LIST_SHARDS", 16),

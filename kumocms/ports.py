@@ -237,6 +237,10 @@ class BlobStore(Protocol):
         """
         ...
 
+    def copy_open(self, ref: ContentRef, *, copy_upload: str) -> bool:
+        """Whether the copy is still open (neither completed nor aborted)."""
+        ...
+
     def abort_copy(self, ref: ContentRef, *, copy_upload: str) -> None:
         """Give up an open copy and the parts it holds (an unknown copy is fine)."""
         ...
@@ -488,12 +492,17 @@ def _no_transfer_queue() -> MessageQueue:
     return NoQueue("transfer")
 
 
+def _no_copy_dead_letters() -> MessageQueue:
+    return NoQueue("transfer dead-letter")
+
+
 @attrs.frozen(kw_only=True)
 class Ports:
     """Everything the use cases need, assembled by a composition root.
 
     `transfers` is the transfer worker's queue: the use cases that start large copies send
-    their jobs there.
+    their jobs there. `copy_dead_letters` is its dead-letter queue, where reconcile finds the
+    copies whose retries ran out.
     """
 
     blobs: BlobStore
@@ -505,6 +514,7 @@ class Ports:
     idempotency: IdempotencyStore
     settings: Settings = attrs.field(factory=Settings)
     transfers: MessageQueue = attrs.field(factory=_no_transfer_queue)
+    copy_dead_letters: MessageQueue = attrs.field(factory=_no_copy_dead_letters)
 
 
 __all__ = [

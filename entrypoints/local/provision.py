@@ -63,6 +63,7 @@ class Resources:
             "INGEST_DLQ_URL": self.ingest_dlq_url,
             "PARKING_QUEUE_URL": self.parking_queue_url,
             "TRANSFER_QUEUE_URL": self.transfer_queue_url,
+            "TRANSFER_DLQ_URL": self.transfer_dlq_url,
         }
 
 

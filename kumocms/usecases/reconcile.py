@@ -17,7 +17,7 @@ from kumocms.usecases.ingest import (
     RestoreExpired,
     handle_storage_event,
 )
-from kumocms.usecases.transfer import settle_stalled_copies
+from kumocms.usecases.transfer import settle_dead_copies, settle_stalled_copies
 
 
 @attrs.frozen(kw_only=True)
@@ -41,8 +41,9 @@ def reconcile(ports: Ports, *, limit: int = 100) -> ReconcileReport:
     - A restore running much longer than its tier's window is checked against storage:
       completed if storage holds a copy, otherwise reported as stuck.
     - A restored copy past its expiry is archived again once storage no longer holds it.
-    - A transfer worker copy without progress for `copy_stall` (its worker died, its message
-      went to the dead-letter queue) is rolled back: aborted, the document as before.
+    - A transfer worker copy whose order reached the worker's dead-letter queue, or without
+      progress for `copy_stall` (its order was lost), is rolled back: aborted, the document as
+      before, `DocumentCopyFailed` published.
     """
     counts: dict[str, int] = {}
 
@@ -62,7 +63,7 @@ def reconcile(ports: Ports, *, limit: int = 100) -> ReconcileReport:
         name = _settle_restored(ports, document)
         if name:
             bump(name)
-    failed = settle_stalled_copies(ports, limit=limit)
+    failed = settle_dead_copies(ports, limit=limit) + settle_stalled_copies(ports, limit=limit)
     if failed:
         counts["copies_failed"] = failed
     return ReconcileReport(**counts)

@@ -317,6 +317,7 @@ def roll_back(ports: Ports, job: CopyJob, *, reason: str) -> bool:
     document was waiting for the copy (and so was rolled back, with `DocumentCopyFailed`).
     """
     ref = ContentRef(job.document_id, job.revision)
+    committed = job.committed_version or _unrecorded_completion(ports, job, ref)
     ports.blobs.abort_copy(ref, copy_upload=job.upload_id)
     rolled_back = False
 
@@ -331,11 +332,26 @@ def roll_back(ports: Ports, job: CopyJob, *, reason: str) -> bool:
     document = with_conflict_retries(
         ports, job.document_id, attempt, loader=find, absent=lambda: None
     )
-    committed = job.committed_version
     if committed is not None and (document is None or document.content_version != committed):
         ports.blobs.delete_version(ref, committed)
     ports.documents.remove_copy(job.document_id, job.copy_id)
     return rolled_back
+
+
+def _unrecorded_completion(ports: Ports, job: CopyJob, ref: ContentRef) -> str | None:
+    """The version a worker completed but died before recording, if one did.
+
+    Only a job marked `completing` can have one: then another version than the source is
+    current and the upload is closed exactly when that version is the completion.
+    """
+    if not job.completing:
+        return None
+    current = ports.blobs.current_version(ref)
+    if current is None or current == job.source_version:
+        return None
+    if ports.blobs.copy_open(ref, copy_upload=job.upload_id):
+        return None
+    return current
 
 
 def cancel_copy(ports: Ports, document: Document) -> None:
@@ -359,6 +375,33 @@ def settle_stalled_copies(ports: Ports, *, limit: int) -> int:
     return rolled
 
 
+def settle_dead_copies(ports: Ports, *, limit: int) -> int:
+    """Roll back the copies whose orders reached the transfer DLQ (reconcile); returns how many.
+
+    An order lands there when its worker failed in a way it could not report (a crash, a
+    timeout) `maxReceiveCount` times. Each handled order is deleted from the queue; a message
+    that is not a copy order stays for the operator (the queue's depth alarm shows it).
+    """
+    rolled = handled = 0
+    while handled < limit:
+        messages = ports.copy_dead_letters.receive(limit=min(10, limit - handled))
+        if not messages:
+            break
+        for message in messages:
+            handled += 1
+            try:
+                order = CopyOrder.decode(message.body)
+            except ValidationError:
+                continue  # hidden for the visibility timeout, so this run moves on
+            job = ports.documents.get_copy(order.document_id)
+            if job is not None and job.copy_id == order.copy_id:
+                reason = f"its retries ran out ({message.last_error or 'the worker died'})"
+                if roll_back(ports, job, reason=reason):
+                    rolled += 1
+            ports.copy_dead_letters.delete(message)
+    return rolled
+
+
 def _threads(workers: int) -> Parallel:
     def run(
         copy: Callable[[PartRange], CopiedPart], parts: Sequence[PartRange]
@@ -379,6 +422,7 @@ __all__ = [
     "needs_worker",
     "roll_back",
     "run_copy",
+    "settle_dead_copies",
     "settle_stalled_copies",
     "start_copy",
 ]

@@ -168,7 +168,7 @@ class World:
             TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
         )
         self.events.create_event_bus(Name=NAMES["EVENT_BUS_NAME"])
-        for name in ("ingest", "ingest-dlq", "parking", "transfer"):
+        for name in ("ingest", "ingest-dlq", "parking", "transfer", "transfer-dlq"):
             self.queues[name] = self.sqs.create_queue(QueueName=f"kumocms-{name}")["QueueUrl"]
         arn = self.sqs.get_queue_attributes(
             QueueUrl=self.queues["ingest"], AttributeNames=["QueueArn"]
@@ -198,6 +198,7 @@ class World:
             "INGEST_DLQ_URL": self.queues["ingest-dlq"],
             "PARKING_QUEUE_URL": self.queues["parking"],
             "TRANSFER_QUEUE_URL": self.queues["transfer"],
+            "TRANSFER_DLQ_URL": self.queues["transfer-dlq"],
         }
 
     def _runtime(self, name: str) -> Runtime:

@@ -55,6 +55,7 @@ S3_ACTIONS: Mapping[str, tuple[Grant, ...]] = {
     "UploadPartCopy": (("s3:GetObject", OBJECTS), ("s3:PutObject", OBJECTS)),
     "CompleteMultipartUpload": (("s3:PutObject", OBJECTS),),
     "AbortMultipartUpload": (("s3:AbortMultipartUpload", OBJECTS),),
+    "ListParts": (("s3:ListMultipartUploadParts", OBJECTS),),
 }
 PRESIGNED_ACTIONS: Mapping[str, tuple[Grant, ...]] = {
     # A presigned URL or POST policy carries the signer's authority: the function's role
@@ -162,6 +163,7 @@ def _sqs_grants(call: Call, world: World) -> set[Grant] | None:
         world.queues["ingest-dlq"]: "ingest_dlq",
         world.queues["parking"]: "parking_queue",
         world.queues["transfer"]: "transfer_queue",
+        world.queues["transfer-dlq"]: "transfer_dlq",
     }[call.params["QueueUrl"]]
     return {(SQS_ACTIONS[call.operation], queue)}
 
@@ -524,6 +526,21 @@ def transfer_scenario(world: World, consumer: str) -> None:
     stalled = _big_active(world)
     world.http("POST", f"/documents/{stalled['document_id']}/archive", key="editor", expect=202)
     world.sqs.purge_queue(QueueUrl=world.queues["transfer"])
+    # An order whose worker kept dying: SQS moved it to the transfer DLQ, where reconcile
+    # finds it (and rolls the copy back at once, stalled or not).
+    dead = _big_active(world)
+    world.http("POST", f"/documents/{dead['document_id']}/archive", key="editor", expect=202)
+    order = world.sqs.receive_message(QueueUrl=world.queues["transfer"])["Messages"][0]
+    world.sqs.send_message(QueueUrl=world.queues["transfer-dlq"], MessageBody=order["Body"])
+    world.sqs.delete_message(
+        QueueUrl=world.queues["transfer"], ReceiptHandle=order["ReceiptHandle"]
+    )
+    # The content rewritten while its copy waits (a leaked upload URL): the worker's own
+    # check finds the copy still open (ListParts) and rolls it back.
+    rewritten = _big_active(world)
+    world.http("POST", f"/documents/{rewritten['document_id']}/archive", key="editor", expect=202)
+    world.upload_object(_content_key(rewritten, 1), b"other bytes")
+    world.drain_transfers()
     lost = _big_active(world)
     path = f"/documents/{lost['document_id']}"
     world.http("POST", f"{path}/archive", key="editor", expect=202)
@@ -531,8 +548,8 @@ def transfer_scenario(world: World, consumer: str) -> None:
     world.http("POST", f"{path}/restore", key="editor", expect=202)
     world.http("POST", f"{path}/restore", key="editor", json_body={"permanent": True})
     report = world.reconcile_later(timedelta(days=2))
-    assert report["copies_failed"] >= 2, report
-    for document in (failing, stalled):
+    assert report["copies_failed"] >= 3, report
+    for document in (failing, stalled, dead):
         state = world.doc(world.http("GET", f"/documents/{document['document_id']}", key="reader"))
         assert state["state"] == "active", state
 

@@ -69,6 +69,7 @@ locals {
     PARKING_QUEUE_URL = aws_sqs_queue.parking.url
     # transfer.tf
     TRANSFER_QUEUE_URL = aws_sqs_queue.transfer.url
+    TRANSFER_DLQ_URL   = aws_sqs_queue.transfer_dlq.url
   }
   optional_environment = {
     LOG_LEVEL                  = var.log_level
@@ -119,6 +120,7 @@ locals {
     ingest_dlq                  = aws_sqs_queue.ingest_dlq.arn
     parking_queue               = aws_sqs_queue.parking.arn
     transfer_queue              = aws_sqs_queue.transfer.arn
+    transfer_dlq                = aws_sqs_queue.transfer_dlq.arn
     "*"                         = "*"
   }
 
