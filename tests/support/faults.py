@@ -1,8 +1,14 @@
 """Test support: inject AWS faults into a share of requests with a botocore event hook.
 
-The hook runs first on `before-send`, so a chosen request never reaches the emulator: it gets a
-throttling error, a 5xx answer or a read timeout instead. botocore's own retry policy (the one
-the adapters configure) then decides what happens, exactly as it would against AWS.
+The hook runs first on `before-send` and a chosen request gets a throttling error, a 5xx answer
+or a read timeout instead of its answer. botocore's own retry policy (the one the adapters
+configure) then decides what happens, exactly as it would against AWS.
+
+A read timeout is raised before the request is sent: it never reaches the emulator. A throttle
+or 5xx answer does not stop botocore from calling the emulator's own `before-send` handler too
+(botocore calls every handler and takes the first answer): the emulator acts on the request and
+its answer is lost, as when a response times out after AWS did the work. So a retried
+CreateMultipartUpload or PutEvents may create twice (an upload nobody knows, a duplicate event).
 """
 
 from __future__ import annotations
