@@ -6,7 +6,8 @@ fills an invocation, which works until the copy is committed or its remaining ti
 (`context.get_remaining_time_in_millis()`) nears the end, then hands over by sending the order
 again (progress is in DynamoDB). A record that fails unexpectedly is reported in
 `batchItemFailures`, redelivered after the visibility timeout and, after the receive limit,
-moved to the transfer DLQ (whose depth alarms); reconcile then rolls the copy back.
+moved to the transfer DLQ (whose depth alarms), where reconcile finds it and rolls the copy
+back (`DocumentCopyFailed`, alarmed as copies-failed).
 """
 
 from __future__ import annotations

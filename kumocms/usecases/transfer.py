@@ -276,8 +276,14 @@ def _commit(ports: Ports, job: CopyJob, ref: ContentRef) -> CopyOutcome:
 
 
 def _discard(ports: Ports, job: CopyJob, ref: ContentRef, version: str) -> CopyOutcome:
-    """Nobody waits for this copy any more: the version it made must not stay current."""
-    ports.blobs.delete_version(ref, version)
+    """Nobody waits for this copy any more: the version it made must not stay current.
+
+    Unless the document holds it: a duplicate delivery of an order (SQS is at-least-once)
+    finds the completion of the run that already committed it.
+    """
+    document = find(ports, job.document_id)
+    if document is None or document.content_version != version:
+        ports.blobs.delete_version(ref, version)
     ports.documents.remove_copy(job.document_id, job.copy_id)
     return CopyOutcome.CANCELLED
 

@@ -19,7 +19,7 @@ import base64
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -111,6 +111,15 @@ def ulid_for(moment: datetime) -> str:
     return "".join(alphabet[(number >> shift) & 31] for shift in range(125, -1, -5))
 
 
+class FunctionDied(Exception):  # noqa: N818 - what happened, not an error of ours
+    """A function's invocation ending abruptly (its timeout, out of memory)."""
+
+
+def die() -> None:
+    """An `after_call` action: the function dies, the operation's effect stands."""
+    raise FunctionDied("died right after the call")
+
+
 class World:
     """The module's resources on moto, and each function's runtime, recorder and handler."""
 
@@ -125,6 +134,9 @@ class World:
         self.queues: dict[str, str] = {}
         self.outages: set[str] = set()
         """Operations the functions' clients see fail (a dependency outage)."""
+        self.after_call: dict[str, Callable[[], None]] = {}
+        """Operation -> what happens (once) right after it succeeded: the calling function
+        dying (`die`), or another client racing it."""
         self._provision()
         self.environment = self._environment()
         for name in FUNCTIONS:
@@ -218,7 +230,13 @@ class World:
         self.recorders[name].attach(session)
         outage: Any = self._outage  # a handler that answers in botocore's place
         session.events.register("before-call", outage)
+        session.events.register("after-call", self._after_call)
         return build_runtime(settings, function.needs, session)
+
+    def _after_call(self, model: Any, **_: Any) -> None:
+        action = self.after_call.pop(model.name, None)
+        if action is not None:
+            action()
 
     def _outage(self, model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
         """Answer an operation under outage with a 503, as a failing AWS service would."""
@@ -334,9 +352,12 @@ class World:
                 )
         raise AssertionError("the ingest queue never emptied")
 
-    def drain_transfers(self, *, limit: int = 20) -> list[dict[str, Any]]:
-        """Deliver the transfer queue to the transfer function, one order per invocation."""
-        results = []
+    def drain_transfers(self, *, limit: int = 20, empty: bool = True) -> list[dict[str, Any]]:
+        """Deliver the transfer queue to the transfer function, one order per invocation.
+
+        Up to `limit` orders; with `empty`, the queue must be empty by then.
+        """
+        results: list[dict[str, Any]] = []
         for _ in range(limit):
             messages = self.sqs.receive_message(
                 QueueUrl=self.queues["transfer"],
@@ -363,6 +384,8 @@ class World:
             self.sqs.delete_message(
                 QueueUrl=self.queues["transfer"], ReceiptHandle=message["ReceiptHandle"]
             )
+        if not empty:
+            return results
         raise AssertionError("the transfer queue never emptied")
 
     def _ingest(self, messages: list[Mapping[str, Any]]) -> None:

@@ -51,3 +51,17 @@ def test_the_dashboard_shows_the_codes_own_metrics() -> None:
     text = _text("dashboard.tf")
     assert f'"{REJECTED_METRIC}"' in text
     assert f'"{EVENTS_NOT_PUBLISHED}"' in text
+
+
+def test_the_copies_failed_alarm_watches_the_functions_that_roll_copies_back() -> None:
+    # roll_back publishes DocumentCopyFailed, which the CountingEventBus counts by its name:
+    # the transfer worker when its retries run out, reconcile for dead-lettered or stalled
+    # copies.
+    from kumocms.events import DocumentCopyFailed
+
+    alarm = resource("alarms.tf", "aws_cloudwatch_metric_alarm", "copies_failed")
+    metric = alarm["dynamic"][0]["metric_query"]["content"][0]["metric"][0]
+    assert metric["metric_name"] == DocumentCopyFailed.__name__
+    functions = expression(locals_of("alarms.tf")["copy_rollback_functions"])
+    assert functions == 'toset(["reconcile", "transfer"])'
+    assert {"reconcile", "transfer"} <= set(FUNCTIONS)

@@ -113,6 +113,7 @@ EXPECTED_SOURCES = {
     "INGEST_DLQ_URL": "aws_sqs_queue.ingest_dlq.url",
     "PARKING_QUEUE_URL": "aws_sqs_queue.parking.url",
     "TRANSFER_QUEUE_URL": "aws_sqs_queue.transfer.url",
+    "TRANSFER_DLQ_URL": "aws_sqs_queue.transfer_dlq.url",
 }
 """Which resource attribute each required variable must come from."""
 

@@ -30,7 +30,7 @@ from entrypoints.manifest import FUNCTIONS
 from kumocms.ids import DocumentId
 from kumocms.keys import ContentRef, content_key, sidecar_key
 from kumocms.states import StorageClass
-from tests.infra.aws_world import NAMES, REGION, Call, MiB, Recorder, World, ulid_for
+from tests.infra.aws_world import NAMES, REGION, Call, MiB, Recorder, World, die, ulid_for
 from tests.infra.module_files import permissions_file
 
 Grant = tuple[str, str]
@@ -535,6 +535,40 @@ def transfer_scenario(world: World, consumer: str) -> None:
     world.sqs.delete_message(
         QueueUrl=world.queues["transfer"], ReceiptHandle=order["ReceiptHandle"]
     )
+    # A worker that dies right after CompleteMultipartUpload: the redelivered order
+    # recognises its own completion (ListParts) and commits, or (the document deleted
+    # meanwhile) deletes it by VersionId; an order that then reached the DLQ makes reconcile
+    # find the unrecorded completion and delete it by VersionId.
+    for fate in ("redelivered", "deleted", "dead-lettered"):
+        dying = _big_active(world)
+        world.http("POST", f"/documents/{dying['document_id']}/archive", key="editor", expect=202)
+        order = world.sqs.receive_message(QueueUrl=world.queues["transfer"])["Messages"][0]
+        world.sqs.send_message(QueueUrl=world.queues["transfer"], MessageBody=order["Body"])
+        world.sqs.delete_message(
+            QueueUrl=world.queues["transfer"], ReceiptHandle=order["ReceiptHandle"]
+        )
+        world.after_call["CompleteMultipartUpload"] = die
+        world.drain_transfers(limit=1, empty=False)
+        path = f"/documents/{dying['document_id']}"
+        if fate == "deleted":
+            world.http("DELETE", path, key="editor", expect=204)
+        if fate in ("redelivered", "deleted"):
+            world.sqs.send_message(QueueUrl=world.queues["transfer"], MessageBody=order["Body"])
+            world.drain_transfers()
+        if fate == "redelivered":
+            assert world.doc(world.http("GET", path, key="reader"))["state"] == "archived"
+        elif fate == "dead-lettered":
+            dead_after_completion = dying
+            world.sqs.send_message(QueueUrl=world.queues["transfer-dlq"], MessageBody=order["Body"])
+    # Deleted while the worker completes: the commit is refused and the version it made is
+    # deleted by VersionId.
+    raced = _big_active(world)
+    path = f"/documents/{raced['document_id']}"
+    world.http("POST", f"{path}/archive", key="editor", expect=202)
+    world.after_call["CompleteMultipartUpload"] = lambda: world.http(
+        "DELETE", path, key="editor", expect=204
+    )
+    world.drain_transfers()
     # The content rewritten while its copy waits (a leaked upload URL): the worker's own
     # check finds the copy still open (ListParts) and rolls it back.
     rewritten = _big_active(world)
@@ -549,9 +583,13 @@ def transfer_scenario(world: World, consumer: str) -> None:
     world.http("POST", f"{path}/restore", key="editor", json_body={"permanent": True})
     report = world.reconcile_later(timedelta(days=2))
     assert report["copies_failed"] >= 3, report
-    for document in (failing, stalled, dead):
+    for document in (failing, stalled, dead, dead_after_completion):
         state = world.doc(world.http("GET", f"/documents/{document['document_id']}", key="reader"))
         assert state["state"] == "active", state
+    head = world.s3.head_object(
+        Bucket=NAMES["S3_BUCKET"], Key=_content_key(dead_after_completion, 1)
+    )
+    assert head.get("StorageClass", "STANDARD") == "STANDARD", head
 
 
 def dead_letter_scenario(world: World) -> None:

@@ -315,7 +315,7 @@ def test_a_commit_after_the_document_was_deleted_leaves_no_version_behind() -> N
     assert world.repo.get_copy(doc.id) is None
 
 
-class _WorkerDied(Exception):
+class _WorkerDied(Exception):  # noqa: N818 - what happened, not an error of ours
     """The Lambda died (timeout, out of memory): nothing after the call ran."""
 
 
@@ -352,9 +352,10 @@ def test_a_worker_dying_right_after_completing_commits_on_redelivery() -> None:
         run_copy(world.ports, CopyOrder.decode(message.body), attempts=0, remaining=lambda: PLENTY)
     completed = _current(world, doc.id).version_id
     # The message was not deleted: SQS delivers it again once its visibility times out.
-    assert run_copy(
-        world.ports, CopyOrder.decode(message.body), attempts=1, remaining=lambda: PLENTY
-    ) is CopyOutcome.COMMITTED
+    assert (
+        run_copy(world.ports, CopyOrder.decode(message.body), attempts=1, remaining=lambda: PLENTY)
+        is CopyOutcome.COMMITTED
+    )
     document = world.repo.get(doc.id)
     assert document.state is ArchiveState.ARCHIVED
     assert document.content_version == completed

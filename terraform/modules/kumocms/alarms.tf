@@ -52,6 +52,10 @@ locals {
   }
 
   alarm_actions = concat(aws_sns_topic.alarms[*].arn, var.alarm_actions)
+
+  # The functions that roll copies back (and publish DocumentCopyFailed): the transfer worker
+  # when its retries run out, reconcile for stalled or dead-lettered copies.
+  copy_rollback_functions = toset(["reconcile", "transfer"])
 }
 
 # ---- the topic every alarm notifies -------------------------------------------------------------
@@ -259,6 +263,44 @@ resource "aws_cloudwatch_metric_alarm" "events_not_published" {
       metric {
         namespace   = local.metrics_namespace
         metric_name = "EventsNotPublished"
+        dimensions  = { function = metric_query.value }
+        period      = var.alarm_window_seconds
+        stat        = "Sum"
+      }
+    }
+  }
+}
+
+# A copy the transfer worker gave up on (its retries ran out in the worker, or its order reached
+# the transfer DLQ, or it stalled): the document went back to its previous state, which the
+# client that asked for the archive or permanent restore will not see without looking again.
+resource "aws_cloudwatch_metric_alarm" "copies_failed" {
+  count = var.create_alarms ? 1 : 0
+
+  alarm_name          = "${var.name_prefix}-copies-failed"
+  alarm_description   = "A large copy (archive or permanent restore) was rolled back: the document is back in its previous state (DocumentCopyFailed). See the transfer and reconcile logs for the reason."
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  evaluation_periods  = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.common_tags
+
+  metric_query {
+    id          = "failed"
+    label       = "Copies rolled back"
+    expression  = join(" + ", [for name in sort(local.copy_rollback_functions) : "FILL(${name}, 0)"])
+    return_data = true
+  }
+
+  dynamic "metric_query" {
+    for_each = sort(local.copy_rollback_functions)
+    content {
+      id = metric_query.value
+      metric {
+        namespace   = local.metrics_namespace
+        metric_name = "DocumentCopyFailed"
         dimensions  = { function = metric_query.value }
         period      = var.alarm_window_seconds
         stat        = "Sum"

@@ -248,7 +248,7 @@ data "aws_iam_policy_document" "function_reconcile" {
 
   statement {
     sid       = "Objects"
-    actions   = ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    actions   = ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"]
     resources = [local.iam_resources["bucket_objects"]]
   }
 
@@ -262,6 +262,12 @@ data "aws_iam_policy_document" "function_reconcile" {
     sid       = "DomainEvents"
     actions   = ["events:PutEvents"]
     resources = [local.iam_resources["event_bus"]]
+  }
+
+  statement {
+    sid       = "DeadCopyOrders"
+    actions   = ["sqs:DeleteMessage", "sqs:ReceiveMessage"]
+    resources = [local.iam_resources["transfer_dlq"]]
   }
 
   # The Lambda runtime writes the function's logs to its own log group only.
@@ -281,7 +287,7 @@ data "aws_iam_policy_document" "function_transfer" {
 
   statement {
     sid       = "Objects"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
+    actions   = ["s3:AbortMultipartUpload", "s3:DeleteObjectVersion", "s3:GetObject", "s3:GetObjectVersion", "s3:ListMultipartUploadParts", "s3:PutObject"]
     resources = [local.iam_resources["bucket_objects"]]
   }
 

@@ -2,8 +2,9 @@
 # path as jobs on their own queue.
 #   documents_write / ingest / dlq_retry / reconcile -> transfer queue -> transfer function
 #   transfer function -> (hand-over before its deadline, retries with a delay) -> transfer queue
-#   failures the function cannot report -> redrive -> transfer DLQ (alarm); reconcile rolls the
-#   copy back once it has made no progress for copy_stall_seconds.
+#   failures the function cannot report -> redrive -> transfer DLQ (alarm); reconcile rolls back
+#   the copies it finds there, and any copy without progress for copy_stall_seconds (alarm
+#   copies_failed on DocumentCopyFailed).
 # One copy fills an invocation (batch size 1). The visibility timeout is at least 6x the
 # function's timeout, as AWS advises for SQS event sources, so a running copy is never
 # delivered twice.

@@ -104,6 +104,15 @@ run "lost_events_and_table_throttles_alarm" {
 
   assert {
     condition = (
+      toset([for query in aws_cloudwatch_metric_alarm.copies_failed[0].metric_query : query.id if length(query.metric) > 0]) == toset(["reconcile", "transfer"]) &&
+      alltrue([for query in aws_cloudwatch_metric_alarm.copies_failed[0].metric_query : one(query.metric).metric_name == "DocumentCopyFailed" if length(query.metric) > 0]) &&
+      aws_cloudwatch_metric_alarm.copies_failed[0].threshold == 0
+    )
+    error_message = "Any copy rolled back alarms."
+  }
+
+  assert {
+    condition = (
       length([for query in aws_cloudwatch_metric_alarm.dynamodb_throttles["documents"].metric_query : query if length(query.metric) > 0]) == 8 &&
       length([for query in aws_cloudwatch_metric_alarm.dynamodb_throttles["users"].metric_query : query if length(query.metric) > 0]) == 4 &&
       [for query in aws_cloudwatch_metric_alarm.dynamodb_throttles["documents"].metric_query : one(query.metric).dimensions if query.id == "w_by_created"] == [tomap({ TableName = aws_dynamodb_table.documents.name, GlobalSecondaryIndexName = "by_created" })]
@@ -121,7 +130,7 @@ run "one_topic_for_every_alarm" {
 
   assert {
     condition = alltrue(flatten([
-      for alarms in [aws_cloudwatch_metric_alarm.queue_depth, aws_cloudwatch_metric_alarm.queue_age, aws_cloudwatch_metric_alarm.function_errors, aws_cloudwatch_metric_alarm.function_throttles, aws_cloudwatch_metric_alarm.api_5xx, aws_cloudwatch_metric_alarm.authorizer_rejections, aws_cloudwatch_metric_alarm.events_not_published, aws_cloudwatch_metric_alarm.dynamodb_throttles] : [
+      for alarms in [aws_cloudwatch_metric_alarm.queue_depth, aws_cloudwatch_metric_alarm.queue_age, aws_cloudwatch_metric_alarm.function_errors, aws_cloudwatch_metric_alarm.function_throttles, aws_cloudwatch_metric_alarm.api_5xx, aws_cloudwatch_metric_alarm.authorizer_rejections, aws_cloudwatch_metric_alarm.events_not_published, aws_cloudwatch_metric_alarm.copies_failed, aws_cloudwatch_metric_alarm.dynamodb_throttles] : [
         for alarm in alarms : alarm.alarm_actions == toset([aws_sns_topic.alarms[0].arn, "arn:aws:sns:eu-west-1:123456789012:pager"]) && alarm.ok_actions == alarm.alarm_actions
       ]
     ]))
