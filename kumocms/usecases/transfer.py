@@ -158,7 +158,13 @@ def start_copy(
         ports.documents.remove_copy(document.id, copy_id)
         ports.blobs.abort_copy(ref, copy_upload=upload)
         raise
-    ports.transfers.send(CopyOrder(document_id=document.id, copy_id=copy_id).encode())
+    try:
+        ports.transfers.send(CopyOrder(document_id=document.id, copy_id=copy_id).encode())
+    except DependencyError:
+        # Nobody would ever run the copy: undo it, so that the 503 means nothing happened and
+        # the client's retry starts afresh (if even this fails, reconcile finds the stall).
+        roll_back(ports, job, reason="the transfer queue could not be reached")
+        raise
     return saved
 
 

@@ -363,6 +363,28 @@ def test_a_worker_dying_right_after_completing_commits_on_redelivery() -> None:
     assert _current(world, doc.id).data == CONTENT
 
 
+class _DownQueue(InMemoryQueue):
+    def send(self, body: str, **kwargs: object) -> str:  # type: ignore[override]
+        raise DependencyError("SQS is down")
+
+
+def test_a_copy_order_that_cannot_be_sent_undoes_the_start() -> None:
+    ports = in_memory_ports(settings=_settings())
+    world = World(attrs.evolve(ports, transfers=_DownQueue(ports.clock)))  # type: ignore[arg-type]
+    doc = world.upload_direct(CONTENT).document
+    with pytest.raises(DependencyError):
+        _archive(world, doc.id)
+    back = world.repo.get(doc.id)
+    assert back.state is ArchiveState.ACTIVE
+    assert back.copy is None
+    assert world.repo.get_copy(doc.id) is None
+    assert not world.blobs._uploads  # the multipart copy was aborted
+    # The client's retry starts afresh (here the queue is still down, so it fails alike).
+    with pytest.raises(DependencyError):
+        _archive(world, doc.id)
+    assert world.repo.get(doc.id).state is ArchiveState.ACTIVE
+
+
 def test_a_copy_whose_source_changed_is_rolled_back(big: World) -> None:
     doc = big.upload_direct(CONTENT).document
     _archive(big, doc.id)
