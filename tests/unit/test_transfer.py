@@ -319,33 +319,15 @@ class _WorkerDied(Exception):  # noqa: N818 - what happened, not an error of our
     """The Lambda died (timeout, out of memory): nothing after the call ran."""
 
 
-class _DyingBlobStore(InMemoryBlobStore):
-    """Completes the first copy, then the worker dies before it can record the version."""
-
-    died = False
-
-    def complete_copy(
-        self,
-        ref: ContentRef,
-        *,
-        copy_upload: str,
-        source_version: str,
-        parts: Sequence[CopiedPart],
-    ) -> str:
-        version = super().complete_copy(
-            ref, copy_upload=copy_upload, source_version=source_version, parts=parts
-        )
-        if not self.died:
-            self.died = True
-            raise _WorkerDied
-        return version
-
-
 def test_a_worker_dying_right_after_completing_commits_on_redelivery() -> None:
-    ports = in_memory_ports(settings=_settings())
-    blobs = _DyingBlobStore(ports.clock)  # type: ignore[arg-type]
-    world = World(attrs.evolve(ports, blobs=blobs))
+    world, blobs = _racing_world()
     doc = world.upload_direct(CONTENT).document
+
+    def die_once() -> None:
+        blobs.racer = lambda: None
+        raise _WorkerDied
+
+    blobs.racer = die_once
     _archive(world, doc.id)
     message = _queue(world).receive(limit=1)[0]
     with pytest.raises(_WorkerDied):
