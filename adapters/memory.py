@@ -206,12 +206,16 @@ class InMemoryBlobStore:
 
     # -- the port ----------------------------------------------------------------------
 
-    def store(self, ref: ContentRef, content: bytes, *, content_type: str, sha256: str) -> None:
-        """Store content given in a request."""
+    def store(
+        self, ref: ContentRef, content: bytes, *, content_type: str, sha256: str
+    ) -> str | None:
+        """Store content given in a request; return its version id."""
         self._call("store")
         if hashlib.sha256(content).hexdigest() != sha256:
             raise ChecksumMismatchError("content does not match its checksum", field="sha256")
-        self._put(content_key(ref), _Object(content, content_type, sha256))
+        stored = _Object(content, content_type, sha256)
+        self._put(content_key(ref), stored)
+        return stored.version_id
 
     def presign_upload(
         self,
@@ -313,7 +317,10 @@ class InMemoryBlobStore:
             return None
         self._expire_restore(obj)
         content = StoredContent(
-            size=len(obj.data), sha256=obj.sha256, storage_class=obj.storage_class
+            size=len(obj.data),
+            sha256=obj.sha256,
+            storage_class=obj.storage_class,
+            version_id=obj.version_id,
         )
         restore = None
         if obj.restore_ready_at is not None:
@@ -331,31 +338,35 @@ class InMemoryBlobStore:
         return hashlib.sha256(self._require(content_key(ref)).data).hexdigest()
 
     def presign_download(
-        self, ref: ContentRef, *, file_name: str, content_type: str, expires_in: timedelta
+        self,
+        ref: ContentRef,
+        *,
+        file_name: str,
+        content_type: str,
+        expires_in: timedelta,
+        version_id: str | None,
     ) -> PresignedUrl:
-        """A fake GET URL naming the file."""
+        """A fake GET URL naming the file (and the version, when given)."""
         expires_at = self._clock.now() + expires_in
-        url = self._url(
-            content_key(ref),
-            "GET",
-            expires_at,
-            **{
-                "response-content-type": content_type,
-                "response-content-disposition": content_disposition(file_name),
-            },
-        )
+        params = {
+            "response-content-type": content_type,
+            "response-content-disposition": content_disposition(file_name),
+        }
+        if version_id is not None:
+            params["versionId"] = version_id
+        url = self._url(content_key(ref), "GET", expires_at, **params)
         return PresignedUrl(url=url, expires_at=expires_at)
 
-    def archive(self, ref: ContentRef, storage_class: StorageClass) -> None:
+    def archive(self, ref: ContentRef, storage_class: StorageClass) -> str | None:
         """Copy the object onto itself in an archive class (nothing when already there)."""
         self._call("archive")
         key = content_key(ref)
         obj = self._require(key)
         if obj.storage_class is storage_class:
-            return
+            return obj.version_id
         if obj.storage_class.is_archive:
             raise DependencyError("an archived object cannot be copied before it is restored")
-        self._copy_in_place(key, obj, storage_class)
+        return self._copy_in_place(key, obj, storage_class)
 
     def request_restore(self, ref: ContentRef, *, days: int, tier: RestoreTier) -> RestoreOutcome:
         """Start a restore, report one in progress, or extend a restored copy."""
@@ -378,16 +389,16 @@ class InMemoryBlobStore:
         self._announce(RestoreInitiated, key)
         return RestoreOutcome.STARTED
 
-    def make_permanent(self, ref: ContentRef) -> None:
+    def make_permanent(self, ref: ContentRef) -> str | None:
         """Copy a restored object back to STANDARD."""
         self._call("make_permanent")
         key = content_key(ref)
         obj = self._require(key)
         if obj.storage_class is StorageClass.STANDARD:
-            return
+            return obj.version_id
         if not self._readable(obj):
             raise DependencyError("the object is not restored")
-        self._copy_in_place(key, obj, StorageClass.STANDARD)
+        return self._copy_in_place(key, obj, StorageClass.STANDARD)
 
     def delete(self, document_id: DocumentId, revisions: Iterable[int], *, sidecar: bool) -> None:
         """Delete revisions and the sidecar; absent keys are fine."""
@@ -578,8 +589,11 @@ class InMemoryBlobStore:
         Raises:
             PermissionError: the URL expired or the object is archived and not restored.
         """
-        key, _ = self._check_url(url, "GET")
-        obj = self._require(key)
+        key, query = self._check_url(url, "GET")
+        version_id = query.get("versionId")
+        obj = self._require(key) if version_id is None else self.version(key, version_id)
+        if obj is None:
+            raise PermissionError("NoSuchVersion")
         if not self._readable(obj):
             raise PermissionError("InvalidObjectState")
         return obj.data
@@ -618,10 +632,11 @@ class InMemoryBlobStore:
             ObjectCreated, key, size=len(obj.data), is_copy=is_copy, version_id=obj.version_id
         )
 
-    def _copy_in_place(self, key: str, obj: _Object, storage_class: StorageClass) -> None:
+    def _copy_in_place(self, key: str, obj: _Object, storage_class: StorageClass) -> str:
         """CopyObject onto the same key: a new version in another class."""
         copied = _Object(obj.data, obj.content_type, obj.sha256, storage_class=storage_class)
         self._put(key, copied, is_copy=True)
+        return copied.version_id
 
     def _announce(self, kind: type[StorageEvent], key: str, **fields: object) -> None:
         if kind is ObjectCreated:

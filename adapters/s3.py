@@ -108,8 +108,12 @@ class S3BlobStore:
 
     # ---- content ---------------------------------------------------------------------
 
-    def store(self, ref: ContentRef, content: bytes, *, content_type: str, sha256: str) -> None:
+    def store(
+        self, ref: ContentRef, content: bytes, *, content_type: str, sha256: str
+    ) -> str | None:
         """Store content given in a request; S3 refuses bytes that do not match `sha256`.
+
+        Returns the new object's VersionId (None on a bucket that never had versioning).
 
         Raises:
             ChecksumMismatchError: S3 computed another SHA-256 (BadDigest).
@@ -117,7 +121,7 @@ class S3BlobStore:
         """
         with aws_errors("S3 PutObject"):
             try:
-                self._client.put_object(
+                response = self._client.put_object(
                     Bucket=self._bucket,
                     Key=content_key(ref),
                     Body=content,
@@ -133,6 +137,7 @@ class S3BlobStore:
                 raise ChecksumMismatchError(
                     "content does not match its checksum", field="sha256"
                 ) from error
+        return _version_of(response)
 
     def presign_upload(
         self,
@@ -311,6 +316,7 @@ class S3BlobStore:
             size=head["ContentLength"],
             sha256=_full_object_sha256(head),
             storage_class=_storage_class(head),
+            version_id=_version_of(head),
         )
         return ObjectInfo(content=content, restore=parse_restore(head.get("Restore")))
 
@@ -331,32 +337,45 @@ class S3BlobStore:
         return digest.hexdigest()
 
     def presign_download(
-        self, ref: ContentRef, *, file_name: str, content_type: str, expires_in: timedelta
+        self,
+        ref: ContentRef,
+        *,
+        file_name: str,
+        content_type: str,
+        expires_in: timedelta,
+        version_id: str | None,
     ) -> PresignedUrl:
-        """A GET URL whose response names the file for the browser (no request to S3)."""
+        """A GET URL whose response names the file for the browser (no request to S3).
+
+        With `version_id` the URL names that VersionId (the signer then needs
+        `s3:GetObjectVersion`).
+        """
         seconds, expires_at = self._lifetime(expires_in)
+        params = {
+            "Bucket": self._bucket,
+            "Key": content_key(ref),
+            "ResponseContentDisposition": content_disposition(file_name),
+            "ResponseContentType": content_type,
+        }
+        if version_id is not None:
+            params["VersionId"] = version_id
         with aws_errors("S3 presign GetObject"):
             url = self._client.generate_presigned_url(
-                "get_object",
-                Params={
-                    "Bucket": self._bucket,
-                    "Key": content_key(ref),
-                    "ResponseContentDisposition": content_disposition(file_name),
-                    "ResponseContentType": content_type,
-                },
-                ExpiresIn=seconds,
+                "get_object", Params=params, ExpiresIn=seconds
             )
         return PresignedUrl(url=url, expires_at=expires_at)
 
     # ---- archive ---------------------------------------------------------------------
 
-    def archive(self, ref: ContentRef, storage_class: StorageClass) -> None:
+    def archive(self, ref: ContentRef, storage_class: StorageClass) -> str | None:
         """Copy the object onto itself in `storage_class` (nothing when it is there already).
+
+        Returns the VersionId now current.
 
         Raises:
             DependencyError: the object is missing, cannot be copied, or S3 failed.
         """
-        self._change_class(ref, storage_class)
+        return self._change_class(ref, storage_class)
 
     def request_restore(self, ref: ContentRef, *, days: int, tier: RestoreTier) -> RestoreOutcome:
         """Ask Glacier for a temporary copy, or extend a restored one.
@@ -397,13 +416,15 @@ class S3BlobStore:
             return RestoreOutcome.ALREADY_RESTORED
         return RestoreOutcome.STARTED
 
-    def make_permanent(self, ref: ContentRef) -> None:
+    def make_permanent(self, ref: ContentRef) -> str | None:
         """Copy a restored object back to STANDARD in place (nothing when it is STANDARD).
+
+        Returns the VersionId now current.
 
         Raises:
             DependencyError: the object is not restored, is missing, or S3 failed.
         """
-        self._change_class(ref, StorageClass.STANDARD)
+        return self._change_class(ref, StorageClass.STANDARD)
 
     # ---- resumable copies (the transfer worker) ---------------------------------------
 
@@ -635,22 +656,22 @@ class S3BlobStore:
             raise DependencyError("S3 HeadObject failed (NoSuchKey)")
         return head
 
-    def _change_class(self, ref: ContentRef, storage_class: StorageClass) -> None:
+    def _change_class(self, ref: ContentRef, storage_class: StorageClass) -> str | None:
         key = content_key(ref)
         head = self._require_head(key)
         if head.get("StorageClass", StorageClass.STANDARD.value) == storage_class.value:
-            return
+            return _version_of(head)
         if head["ContentLength"] <= self._multipart_copy_threshold:
             with aws_errors("S3 CopyObject"):
                 # COPY keeps the content type and user metadata; only the class changes.
-                self._client.copy_object(
+                response = self._client.copy_object(
                     Bucket=self._bucket,
                     Key=key,
                     CopySource={"Bucket": self._bucket, "Key": key},
                     StorageClass=storage_class.value,
                     MetadataDirective="COPY",
                 )
-            return
+            return _version_of(response)
         config = TransferConfig(
             multipart_threshold=max(self._multipart_copy_threshold, 1),
             multipart_chunksize=MULTIPART_COPY_PART_SIZE,
@@ -668,6 +689,14 @@ class S3BlobStore:
                 )
             except (Boto3Error, RetriesExceededError) as error:
                 raise translate(error, operation="S3 multipart copy") from error
+        # The managed copy does not return the completion's answer: read what is current.
+        return _version_of(self._require_head(key))
+
+
+def _version_of(response: Mapping[str, Any]) -> str | None:
+    """The VersionId an S3 answer names (None when the bucket never had versioning)."""
+    version = response.get("VersionId")
+    return str(version) if version else None
 
 
 def parse_restore(header: str | None) -> RestoreStatus | None:

@@ -74,6 +74,8 @@ class StoredContent:
     size: int
     sha256: str | None = None
     storage_class: StorageClass = StorageClass.STANDARD
+    version_id: str | None = None
+    """The storage version observed (None when storage does not version)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -270,8 +272,9 @@ class Document:
     copy: CopyTicket | None = None
     """The transfer worker's copy in progress (ARCHIVING, or a permanent restore)."""
     content_version: str | None = None
-    """The storage version of the current revision when known: the one a worker copy made,
-    so its own Object Created events are recognised."""
+    """The storage version of the current revision when known. Download links name it, and
+    the worker's own Object Created events are recognised by it. Every change that makes a
+    new object version current records it (None only for records older than the field)."""
 
     # ---- creation -------------------------------------------------------------------------
 
@@ -285,6 +288,7 @@ class Document:
         metadata: JsonObject,
         now: datetime,
         owner: UserId | None,
+        content_version: str | None = None,
     ) -> Changed:
         """A document whose content was stored with the request: active at once."""
         document = cls(
@@ -299,6 +303,7 @@ class Document:
             updated_at=now,
             revision=1,
             owner=owner,
+            content_version=content_version,
         )
         uploaded = ev.DocumentUploaded(
             occurred_at=now, document_id=document_id, version=1, size=declared.size, sha256=sha256
@@ -408,6 +413,7 @@ class Document:
             storage_class=observed.storage_class,
             pending=None,
             stale_revision=self.revision,
+            content_version=observed.version_id,
         )
         event_type = ev.DocumentUploaded if first else ev.DocumentReplaced
         return _emit(document, event_type, now, size=observed.size, sha256=sha256)
@@ -428,7 +434,12 @@ class Document:
         if observed.size == self.size and sha256 == self.sha256:
             return None
         document = self._evolve(
-            Action.CONFIRM_REPLACE, now, size=observed.size, sha256=sha256, sequencer=sequencer
+            Action.CONFIRM_REPLACE,
+            now,
+            size=observed.size,
+            sha256=sha256,
+            sequencer=sequencer,
+            content_version=observed.version_id,
         )
         return _emit(document, ev.DocumentReplaced, now, size=observed.size, sha256=sha256)
 
@@ -470,6 +481,7 @@ class Document:
         sha256: str,
         now: datetime,
         metadata: JsonObject | None = None,
+        content_version: str | None = None,
     ) -> Changed:
         """New content was stored with the request as revision `next_revision()`."""
         transition(self.state, Action.REPLACE)
@@ -486,6 +498,7 @@ class Document:
             pending=None,
             stale_revision=self.revision,
             metadata=self.metadata if metadata is None else metadata,
+            content_version=content_version,
         )
         return _emit(document, ev.DocumentReplaced, now, size=declared.size, sha256=sha256)
 
@@ -513,8 +526,10 @@ class Document:
             mode=pending.mode.value,
         )
 
-    def archive(self, storage_class: StorageClass, now: datetime) -> Changed:
-        """The content moved to a Glacier class.
+    def archive(
+        self, storage_class: StorageClass, now: datetime, *, version_id: str | None = None
+    ) -> Changed:
+        """The content moved to a Glacier class (as object version `version_id`).
 
         Raises:
             IllegalTransitionError: not active.
@@ -527,7 +542,13 @@ class Document:
             )
         if self.pending is not None:
             raise ConflictError("a replacement upload is pending; archive after it completes")
-        document = self._evolve(Action.ARCHIVE, now, storage_class=storage_class, restore=None)
+        document = self._evolve(
+            Action.ARCHIVE,
+            now,
+            storage_class=storage_class,
+            restore=None,
+            content_version=version_id,
+        )
         return _emit(document, ev.DocumentArchived, now, storage_class=storage_class.value)
 
     def start_archive(self, ticket: CopyTicket, now: datetime) -> Changed:
@@ -696,11 +717,15 @@ class Document:
         document = self._evolve(Action.COMPLETE_RESTORE, now, restore=restore)
         return _emit(document, ev.DocumentRestored, now, expires_at=restore.expires_at)
 
-    def make_permanent(self, now: datetime) -> Changed:
-        """The restored copy was copied back to STANDARD: active again."""
+    def make_permanent(self, now: datetime, *, version_id: str | None = None) -> Changed:
+        """The restored copy was copied back to STANDARD (as `version_id`): active again."""
         transition(self.state, Action.MAKE_PERMANENT)
         document = self._evolve(
-            Action.MAKE_PERMANENT, now, storage_class=StorageClass.STANDARD, restore=None
+            Action.MAKE_PERMANENT,
+            now,
+            storage_class=StorageClass.STANDARD,
+            restore=None,
+            content_version=version_id,
         )
         return _emit(document, ev.DocumentMadePermanent, now)
 

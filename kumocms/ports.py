@@ -128,8 +128,13 @@ class EventBus(Protocol):
 class BlobStore(Protocol):
     """Stores content revisions and metadata sidecars, and hands out presigned URLs."""
 
-    def store(self, ref: ContentRef, content: bytes, *, content_type: str, sha256: str) -> None:
-        """Store content given in a request (storage verifies the checksum)."""
+    def store(
+        self, ref: ContentRef, content: bytes, *, content_type: str, sha256: str
+    ) -> str | None:
+        """Store content given in a request (storage verifies the checksum).
+
+        Returns the stored object's version id (None when storage does not version).
+        """
         ...
 
     def presign_upload(
@@ -177,21 +182,34 @@ class BlobStore(Protocol):
         ...
 
     def presign_download(
-        self, ref: ContentRef, *, file_name: str, content_type: str, expires_in: timedelta
+        self,
+        ref: ContentRef,
+        *,
+        file_name: str,
+        content_type: str,
+        expires_in: timedelta,
+        version_id: str | None,
     ) -> PresignedUrl:
-        """A download URL that names the file for the browser."""
+        """A download URL that names the file for the browser.
+
+        With `version_id` the URL reads exactly that object version, so a link handed out
+        before a copy commits never serves the copy's bytes (or a later rewrite's).
+        """
         ...
 
-    def archive(self, ref: ContentRef, storage_class: StorageClass) -> None:
-        """Move the content to a Glacier class in place (a no-op when it is already there)."""
+    def archive(self, ref: ContentRef, storage_class: StorageClass) -> str | None:
+        """Move the content to a Glacier class in place (a no-op when it is already there).
+
+        Returns the version id of the object now current.
+        """
         ...
 
     def request_restore(self, ref: ContentRef, *, days: int, tier: RestoreTier) -> RestoreOutcome:
         """Ask Glacier for a temporary readable copy (or to keep an existing one longer)."""
         ...
 
-    def make_permanent(self, ref: ContentRef) -> None:
-        """Copy a restored object back to STANDARD in place."""
+    def make_permanent(self, ref: ContentRef) -> str | None:
+        """Copy a restored object back to STANDARD in place; return the current version id."""
         ...
 
     def delete(self, document_id: DocumentId, revisions: Iterable[int], *, sidecar: bool) -> None:

@@ -60,12 +60,15 @@ def archive_document(ports: Ports, actor: Principal, command: ArchiveDocument) -
                     f"the document is being archived to {document.copy.storage_class.value}"
                 )
             return document
-        changed = document.archive(command.storage_class, now)  # validates before storage
+        document.archive(command.storage_class, now)  # validates before storage
         assert document.revision is not None
         if needs_worker(ports, document):
             return start_copy(ports, document, command.storage_class, document.start_archive)
-        ports.blobs.archive(ContentRef(document.id, document.revision), command.storage_class)
-        return commit(ports, document, changed)
+        ref = ContentRef(document.id, document.revision)
+        version = ports.blobs.archive(ref, command.storage_class)
+        return commit(
+            ports, document, document.archive(command.storage_class, now, version_id=version)
+        )
 
     document = with_conflict_retries(ports, command.document_id, attempt, if_match=command.if_match)
     view = DocumentView(document=document, download=download_link(ports, document))
@@ -96,8 +99,8 @@ def restore_document(ports: Ports, actor: Principal, command: RestoreDocument) -
                 return document  # the worker is copying it back already
             if needs_worker(ports, document):
                 return start_copy(ports, document, StorageClass.STANDARD, document.start_permanent)
-            ports.blobs.make_permanent(ref)
-            return commit(ports, document, document.make_permanent(now))
+            version = ports.blobs.make_permanent(ref)
+            return commit(ports, document, document.make_permanent(now, version_id=version))
         if document.state is ArchiveState.RESTORING and not (
             request.permanent and document.restore is not None and not document.restore.permanent
         ):

@@ -123,7 +123,11 @@ def with_conflict_retries(
 
 
 def download_link(ports: Ports, document: Document) -> PresignedUrl | None:
-    """A presigned download URL when the content is readable now (no storage request)."""
+    """A presigned download URL when the content is readable now (no storage request).
+
+    It names the object version the record holds, so it serves the bytes the record
+    describes even while a copy onto the same key is committing.
+    """
     if document.revision is None or not document.is_readable(ports.clock.now()):
         return None
     return ports.blobs.presign_download(
@@ -131,4 +135,5 @@ def download_link(ports: Ports, document: Document) -> PresignedUrl | None:
         file_name=document.file_name,
         content_type=document.content_type,
         expires_in=ports.settings.presign_ttl,
+        version_id=document.content_version,
     )

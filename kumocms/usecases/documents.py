@@ -97,7 +97,9 @@ def upload_document(ports: Ports, actor: Principal, command: UploadDocument) -> 
     ref = ContentRef(document_id, 1)
     if command.content is not None:
         declared, sha256 = _declare_content(ports, command, command.content)
-        ports.blobs.store(ref, command.content, content_type=declared.content_type, sha256=sha256)
+        stored = ports.blobs.store(
+            ref, command.content, content_type=declared.content_type, sha256=sha256
+        )
         changed = Document.upload_direct(
             document_id=document_id,
             declared=declared,
@@ -105,6 +107,7 @@ def upload_document(ports: Ports, actor: Principal, command: UploadDocument) -> 
             metadata=metadata,
             now=now,
             owner=actor.user_id,
+            content_version=stored,
         )
         upload = None
     else:
@@ -264,11 +267,15 @@ def replace_document(ports: Ports, actor: Principal, command: ReplaceDocument) -
         ref = ContentRef(document.id, document.next_revision())
         if command.content is not None:
             assert sha256 is not None
-            ports.blobs.store(
+            stored = ports.blobs.store(
                 ref, command.content, content_type=declared.content_type, sha256=sha256
             )
             changed = document.replace_direct(
-                declared=declared, sha256=sha256, now=now, metadata=metadata
+                declared=declared,
+                sha256=sha256,
+                now=now,
+                metadata=metadata,
+                content_version=stored,
             )
             try:
                 saved = commit(ports, document, changed)

@@ -247,8 +247,8 @@ def _make_permanent(ports: Ports, document: Document, ref: ContentRef) -> Outcom
     if transfer.needs_worker(ports, document):
         transfer.start_copy(ports, document, StorageClass.STANDARD, document.start_permanent)
         return Outcome.APPLIED
-    ports.blobs.make_permanent(ref)
-    return _commit(ports, document, document.make_permanent(ports.clock.now()))
+    version = ports.blobs.make_permanent(ref)
+    return _commit(ports, document, document.make_permanent(ports.clock.now(), version_id=version))
 
 
 def _restore_initiated(ports: Ports, document: Document, ref: ContentRef) -> Outcome:

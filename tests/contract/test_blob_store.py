@@ -456,6 +456,29 @@ def test_make_permanent_before_the_restore_finished_fails(driver: Driver) -> Non
         driver.store.make_permanent(ref())
 
 
+def test_every_write_reports_the_version_it_made_current(driver: Driver) -> None:
+    # The record keeps the version id so its download links name exactly those bytes.
+    data = b"versioned"
+    stored = driver.store.store(ref(), data, content_type="text/plain", sha256=sha256_hex(data))
+    assert stored is not None
+    assert stored == driver.store.current_version(ref())
+    info = driver.store.inspect(ref())
+    assert info is not None
+    assert info.content.version_id == stored
+
+    archived = driver.store.archive(ref(), StorageClass.GLACIER)
+    assert archived not in (None, stored)
+    assert archived == driver.store.current_version(ref())
+    assert driver.store.archive(ref(), StorageClass.GLACIER) == archived  # nothing copied
+
+    driver.store.request_restore(ref(), days=1, tier=RestoreTier.STANDARD)
+    driver.finish_restore(ref())
+    permanent = driver.store.make_permanent(ref())
+    assert permanent not in (None, archived)
+    assert permanent == driver.store.current_version(ref())
+    assert driver.store.make_permanent(ref()) == permanent
+
+
 # ---- deletion and sidecars -----------------------------------------------------------------
 
 

@@ -35,7 +35,11 @@ def _parts(size: int) -> list[PartRange]:
 
 def _read(driver: Driver) -> bytes:
     url = driver.store.presign_download(
-        ref(), file_name="f", content_type="application/octet-stream", expires_in=timedelta(1)
+        ref(),
+        file_name="f",
+        content_type="application/octet-stream",
+        expires_in=timedelta(1),
+        version_id=None,
     ).url
     memory = getattr(driver, "memory", None)
     if memory is not None:

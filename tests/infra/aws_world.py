@@ -101,7 +101,8 @@ class Recorder:
 
     def _presign(self, request: Any, operation_name: str, **_: Any) -> None:
         if request.context.get("is_presign_request"):
-            self.calls.append(Call("s3", operation_name, {}, presigned=True))
+            # The signed URL's query names what the client may read (a VersionId included).
+            self.calls.append(Call("s3", operation_name, {"url": request.url}, presigned=True))
 
 
 def ulid_for(moment: datetime) -> str:

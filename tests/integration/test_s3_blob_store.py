@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -245,7 +246,7 @@ def test_curl_with_exactly_the_returned_headers_matches_the_signature(
 def test_part_and_download_urls_need_no_headers(store: S3BlobStore) -> None:
     (part,), _ = store.presign_parts(REF, upload_id="u-1", part_numbers=[1], expires_in=HOUR)
     download = store.presign_download(
-        REF, file_name="a b.pdf", content_type="application/pdf", expires_in=HOUR
+        REF, file_name="a b.pdf", content_type="application/pdf", expires_in=HOUR, version_id=None
     )
 
     assert sigv4_accepts(part.url, "PUT", {"Host": urlsplit(part.url).netloc})
@@ -267,7 +268,7 @@ def test_lifetime_is_shortened_to_the_credentials_expiry(
 
     target = store.presign_upload(REF, declared(), mode=UploadMode.PUT, expires_in=HOUR)
     url = store.presign_download(
-        REF, file_name="a.pdf", content_type="application/pdf", expires_in=HOUR
+        REF, file_name="a.pdf", content_type="application/pdf", expires_in=HOUR, version_id=None
     )
     parts, parts_expire = store.presign_parts(REF, upload_id="u", part_numbers=[1], expires_in=HOUR)
 
@@ -288,7 +289,7 @@ def test_lifetime_is_kept_when_credentials_outlive_it(
     )
 
     url = store.presign_download(
-        REF, file_name="a.pdf", content_type="application/pdf", expires_in=HOUR
+        REF, file_name="a.pdf", content_type="application/pdf", expires_in=HOUR, version_id=None
     )
 
     assert query_of(url.url)["X-Amz-Expires"] == "3600"
@@ -301,7 +302,7 @@ def test_lifetime_is_never_negative(client: Any, bucket: str, clock: ManualClock
     )
 
     url = store.presign_download(
-        REF, file_name="a.pdf", content_type="application/pdf", expires_in=HOUR
+        REF, file_name="a.pdf", content_type="application/pdf", expires_in=HOUR, version_id=None
     )
 
     assert query_of(url.url)["X-Amz-Expires"] == "0"
@@ -310,7 +311,11 @@ def test_lifetime_is_never_negative(client: Any, bucket: str, clock: ManualClock
 
 def test_lifetime_is_capped_at_sigv4_maximum(store: S3BlobStore, clock: ManualClock) -> None:
     url = store.presign_download(
-        REF, file_name="a.pdf", content_type="application/pdf", expires_in=timedelta(days=30)
+        REF,
+        file_name="a.pdf",
+        content_type="application/pdf",
+        expires_in=timedelta(days=30),
+        version_id=None,
     )
 
     assert query_of(url.url)["X-Amz-Expires"] == str(7 * 24 * 3600)
@@ -323,7 +328,7 @@ def test_credentials_without_expiry_do_not_shorten(
     store = S3BlobStore(client, bucket, clock=clock, credentials_expiry=lambda: None)
 
     url = store.presign_download(
-        REF, file_name="a.pdf", content_type="application/pdf", expires_in=HOUR
+        REF, file_name="a.pdf", content_type="application/pdf", expires_in=HOUR, version_id=None
     )
 
     assert url.expires_at == clock.now() + HOUR
@@ -413,7 +418,7 @@ def test_download_url_names_the_file_and_type(store: S3BlobStore, clock: ManualC
     name = '报告 "2026".pdf'
 
     url = store.presign_download(
-        REF, file_name=name, content_type="application/pdf", expires_in=HOUR
+        REF, file_name=name, content_type="application/pdf", expires_in=HOUR, version_id=None
     )
 
     query = query_of(url.url)
@@ -519,7 +524,7 @@ def test_presigning_makes_no_requests(store: S3BlobStore, counter: RequestCounte
         store.presign_upload(REF, declared(sha256=None), mode=UploadMode.POST, expires_in=HOUR)
         store.presign_parts(REF, upload_id="u", part_numbers=range(1, 101), expires_in=HOUR)
         store.presign_download(
-            REF, file_name="a.pdf", content_type="application/pdf", expires_in=HOUR
+            REF, file_name="a.pdf", content_type="application/pdf", expires_in=HOUR, version_id=None
         )
 
     assert counter.total == 0
@@ -910,6 +915,43 @@ def moto_server() -> Iterator[str]:
         server.stop()
 
 
+@pytest.mark.slow
+def test_a_download_link_serves_the_version_it_names_after_the_key_moves_on(
+    moto_server: str,
+) -> None:
+    # A link handed out while the worker archives must keep serving the source: without a
+    # VersionId it would read the committed GLACIER version (InvalidObjectState), and after
+    # a rewrite it would serve bytes the record does not describe.
+    client: Any = boto3.client(
+        "s3",
+        region_name=REGION,
+        endpoint_url=moto_server,
+        config=client_config(s3=True).merge(Config(s3={"addressing_style": "path"})),
+    )
+    bucket = f"kumocms-http-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    store = S3BlobStore(client, bucket, clock=SystemClock())
+    version = store.store(REF, DATA, content_type="application/pdf", sha256=SHA256)
+    assert version is not None
+
+    pinned = store.presign_download(
+        REF, file_name="a.pdf", content_type="application/pdf", expires_in=HOUR, version_id=version
+    )
+    unpinned = store.presign_download(
+        REF, file_name="a.pdf", content_type="application/pdf", expires_in=HOUR, version_id=None
+    )
+    assert query_of(pinned.url)["versionId"] == version
+    store.archive(REF, StorageClass.GLACIER)
+
+    with urllib.request.urlopen(pinned.url, timeout=10) as response:
+        assert response.read() == DATA
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(unpinned.url, timeout=10)
+    refused.value.close()
+    assert refused.value.code == 403  # InvalidObjectState: the key now names the archive
+
+
 def _form_body(fields: dict[str, str], file_name: str, content: bytes) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     chunks = [
@@ -946,7 +988,7 @@ def test_presigned_urls_work_over_http(moto_server: str) -> None:
         assert response.status == 200
 
     download = store.presign_download(
-        REF, file_name=name, content_type="application/pdf", expires_in=HOUR
+        REF, file_name=name, content_type="application/pdf", expires_in=HOUR, version_id=None
     )
     with urllib.request.urlopen(download.url, timeout=10) as response:
         assert response.read() == DATA

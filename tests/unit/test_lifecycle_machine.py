@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from hypothesis import settings
@@ -337,6 +338,10 @@ class Lifecycle(RuleBasedStateMachine):
             if doc.state in ("active", "restored"):
                 url = documents.get_content(self.ports, EDITOR, doc_id).url
                 assert self.blobs.client_get(url) == doc.content  # type: ignore[attr-defined]
+                # The link names the version the record holds, which is the current one.
+                assert stored.revision is not None
+                current = self.blobs.current_version(ContentRef(doc_id, stored.revision))
+                assert parse_qs(urlsplit(url).query)["versionId"] == [current]
             else:
                 with pytest.raises(KumoError):
                     documents.get_content(self.ports, EDITOR, doc_id)

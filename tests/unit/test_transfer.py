@@ -165,7 +165,11 @@ def test_a_large_archive_answers_at_once_and_stays_readable_while_copying(big: W
 def test_the_worker_commits_and_the_document_is_archived(big: World) -> None:
     doc = big.upload_direct(CONTENT).document
     _archive(big, doc.id)
+    link = get_content(big.ports, big.reader, doc.id).url  # handed out while archiving
     assert _work(big) == [CopyOutcome.COMMITTED]
+    # It names the source version, so it still serves the bytes (the key itself now holds
+    # the GLACIER copy, which a plain GET would refuse).
+    assert big.blobs.client_get(link) == CONTENT
     archived = big.repo.get(doc.id)
     assert archived.state is ArchiveState.ARCHIVED
     assert archived.storage_class is StorageClass.GLACIER
@@ -373,7 +377,11 @@ def test_a_copy_whose_source_changed_is_rolled_back(big: World) -> None:
     # A leaked presigned URL rewrites the key while the copy waits in the queue.
     big.blobs.client_put(
         big.blobs.presign_download(
-            ContentRef(doc.id, 1), file_name="a", content_type="x", expires_in=PLENTY
+            ContentRef(doc.id, 1),
+            file_name="a",
+            content_type="x",
+            expires_in=PLENTY,
+            version_id=None,
         ).url.replace("method=GET", "method=PUT"),
         b"other bytes",
         headers={},

@@ -17,7 +17,7 @@ data "aws_iam_policy_document" "function_documents_read" {
 
   statement {
     sid       = "PresignDownloads"
-    actions   = ["s3:GetObject"]
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
     resources = [local.iam_resources["bucket_objects"]]
   }
 
@@ -38,7 +38,7 @@ data "aws_iam_policy_document" "function_documents_write" {
 
   statement {
     sid       = "Objects"
-    actions   = ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject", "s3:RestoreObject"]
+    actions   = ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:RestoreObject"]
     resources = [local.iam_resources["bucket_objects"]]
   }
 
