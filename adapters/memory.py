@@ -24,9 +24,11 @@ from ulid import ULID
 
 from adapters.cursor import (
     decode_document_cursor,
+    decode_position,
     decode_user_cursor,
     document_scope,
     encode_cursor,
+    encode_position,
 )
 from adapters.disposition import content_disposition
 from kumocms.errors import (
@@ -74,6 +76,7 @@ from kumocms.ports import (
     UserPage,
 )
 from kumocms.rules import normalize_metadata
+from kumocms.search import DocumentFilter, IndexedFields, index_entries, range_position
 from kumocms.settings import Settings
 from kumocms.states import ArchiveState, RestoreTier, StorageClass
 from kumocms.usecases.ingest import (
@@ -690,7 +693,8 @@ def _b64_sha256(hex_digest: str) -> str:
 class InMemoryDocumentRepository:
     """Documents in a dict, with version-conditional writes and newest-first cursors."""
 
-    def __init__(self) -> None:
+    def __init__(self, indexed_fields: IndexedFields | None = None) -> None:
+        self._fields = indexed_fields if indexed_fields is not None else IndexedFields()
         self._items: dict[DocumentId, Document] = {}
         self._copies: dict[DocumentId, CopyJob] = {}
         self._lock = threading.Lock()
@@ -749,6 +753,34 @@ class InMemoryDocumentRepository:
         more = len(matching) > limit
         next_cursor = encode_cursor(page[-1].id, scope=scope) if more and page else None
         return DocumentPage(items=page, next_cursor=next_cursor)
+
+    def search(self, query: DocumentFilter, *, limit: int, cursor: str | None) -> DocumentPage:
+        """The brute-force answer: every document `query.matches`, in the §10 order."""
+        self._check()
+        scope = query.scope()
+        after = None if cursor is None else decode_position(cursor, scope=scope)
+        ranged = query.range
+        positions: builtins.list[tuple[str, Document]] = []
+        for document in self._items.values():
+            if not query.matches(document, self._fields):
+                continue
+            if ranged is None:
+                positions.append((document.id.value, document))
+            else:
+                value = index_entries(document, self._fields)[ranged.name]
+                positions.append((range_position(value, document.id.value), document))
+        # Ranges read the index ascending; everything else newest first.
+        positions.sort(key=lambda entry: entry[0], reverse=ranged is None)
+        if after is not None:
+            positions = [
+                entry
+                for entry in positions
+                if (entry[0] > after if ranged is not None else entry[0] < after)
+            ]
+        page = positions[:limit]
+        more = len(positions) > limit
+        next_cursor = encode_position(page[-1][0], scope=scope) if more and page else None
+        return DocumentPage(items=tuple(d for _, d in page), next_cursor=next_cursor)
 
     def find_expired_uploads(self, now: datetime, *, limit: int) -> builtins.list[Document]:
         """Pending uploads past their deadline, oldest deadline first."""
@@ -1032,14 +1064,15 @@ class InMemoryQueue:
 def in_memory_ports(*, settings: Settings | None = None, clock: ManualClock | None = None) -> Ports:
     """A complete set of in-memory ports on one manual clock."""
     clock = clock or ManualClock()
+    settings = settings or Settings()
     return Ports(
         blobs=InMemoryBlobStore(clock),
-        documents=InMemoryDocumentRepository(),
+        documents=InMemoryDocumentRepository(settings.indexed_fields),
         users=InMemoryUserRepository(),
         events=RecordingEventBus(),
         clock=clock,
         ids=SequentialIds(clock),
         idempotency=InMemoryIdempotencyStore(clock),
-        settings=settings or Settings(),
+        settings=settings,
         transfers=InMemoryQueue(clock, visibility_timeout=timedelta(minutes=90)),
     )

@@ -55,6 +55,16 @@ class InvalidCursorError(ValidationError):
     """A list cursor was not produced by this service or has been tampered with."""
 
 
+class FieldNotIndexedError(ValidationError):
+    """A filter names a metadata field that is not declared as indexed."""
+
+    def __init__(
+        self, message: str, *, field: str | None = None, indexed_fields: dict[str, str]
+    ) -> None:
+        super().__init__(message, field=field)
+        self.indexed_fields = indexed_fields
+
+
 class PayloadTooLargeError(KumoError):
     """Content is larger than the direct-upload limit."""
 

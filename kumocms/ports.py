@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         UploadTarget,
         UserPage,
     )
+    from kumocms.search import DocumentFilter
     from kumocms.states import ArchiveState, RestoreTier, StorageClass
     from kumocms.users import User
 
@@ -325,6 +326,20 @@ class DocumentRepository(Protocol):
 
         Raises:
             InvalidCursorError: the cursor was not made by this repository.
+        """
+        ...
+
+    def search(self, query: DocumentFilter, *, limit: int, cursor: str | None) -> DocumentPage:
+        """Documents answering `query` (§10), in its order (see `DocumentFilter`).
+
+        Newest first, or with a range by that field ascending and then newest first. Every
+        page costs a bounded number of requests whatever the table's size; a page may hold
+        fewer than `limit` items (with a `next_cursor`) when entries of the index's leading
+        condition fail the other conditions. Paging to the end returns each matching
+        document once. Hits are re-checked against the current record (`query.matches`).
+
+        Raises:
+            InvalidCursorError: the cursor was not made by this repository for `query`.
         """
         ...
 

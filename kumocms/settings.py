@@ -7,6 +7,8 @@ from typing import Any
 
 import attrs
 
+from kumocms.search import IndexedFields
+
 MiB = 1024**2
 
 
@@ -60,3 +62,6 @@ class Settings:
     copy_assumed_throughput: int = attrs.field(default=25 * MiB, validator=_positive)
     """Bytes per second one UploadPartCopy is assumed to move before the worker has measured
     any (a pessimistic figure: it only decides when to hand over early)."""
+    indexed_fields: IndexedFields = attrs.field(factory=IndexedFields)
+    """Metadata fields declared as indexed (§10): a schema for the values requests set, and
+    what `GET /documents` can filter on."""

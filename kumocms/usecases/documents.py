@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,7 @@ from kumocms.rules import (
     validate_sha256,
     validate_size,
 )
+from kumocms.search import parse_filter
 from kumocms.states import ArchiveState
 from kumocms.usecases.common import (
     DocumentView,
@@ -92,6 +94,7 @@ def upload_document(ports: Ports, actor: Principal, command: UploadDocument) -> 
     """
     actor.require(Permission.WRITE)
     metadata = normalize_metadata(command.metadata)
+    ports.settings.indexed_fields.check(metadata)
     now = ports.clock.now()
     document_id = ports.ids.document_id()
     ref = ContentRef(document_id, 1)
@@ -179,12 +182,14 @@ def list_documents(
     limit: int | None = None,
     cursor: str | None = None,
     state: ArchiveState | None = None,
+    filters: Mapping[str, str] | None = None,
 ) -> ListResult:
-    """Documents newest first, one page at a time.
+    """Documents newest first, one page at a time; `filters` are §10's query parameters.
 
     Raises:
-        ValidationError: `limit` is out of range.
-        InvalidCursorError: the cursor is not one this service made.
+        ValidationError: `limit` is out of range, or a filter value is malformed.
+        FieldNotIndexedError: a `meta.NAME` filter names an undeclared field.
+        InvalidCursorError: the cursor is not one this service made for these filters.
     """
     actor.require(Permission.READ)
     settings = ports.settings
@@ -197,7 +202,12 @@ def list_documents(
     ):
         raise ValidationError(f"limit must be from 1 to {settings.list_max_limit}", field="limit")
     now = ports.clock.now()
-    page: DocumentPage = ports.documents.list(limit=limit, cursor=cursor, state=state)
+    page: DocumentPage
+    if filters:
+        query = parse_filter(filters, settings.indexed_fields, state=state)
+        page = ports.documents.search(query, limit=limit, cursor=cursor)
+    else:
+        page = ports.documents.list(limit=limit, cursor=cursor, state=state)
     items = tuple(
         DocumentView(document=document) for document in page.items if not document.is_expired(now)
     )
@@ -213,6 +223,10 @@ def update_metadata(ports: Ports, actor: Principal, command: UpdateMetadata) -> 
         PreconditionFailedError: `If-Match` is stale.
     """
     actor.require(Permission.WRITE)
+
+    if isinstance(command.patch, Mapping):
+        # Only the values the patch sets are checked (older wrong-typed values stay, unindexed).
+        ports.settings.indexed_fields.check(normalize_metadata(command.patch))
 
     def attempt(document: Document) -> Document:
         changed = document.update_metadata(command.patch, ports.clock.now())
@@ -241,6 +255,8 @@ def replace_document(ports: Ports, actor: Principal, command: ReplaceDocument) -
     """
     actor.require(Permission.WRITE)
     metadata = None if command.metadata is None else normalize_metadata(command.metadata)
+    if metadata is not None:
+        ports.settings.indexed_fields.check(metadata)
     if command.file_name is None:
         raise ValidationError("file_name is required", field="file_name")
     upload = commands.UploadDocument(
