@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -9,6 +10,7 @@ from datetime import timedelta
 import attrs
 
 from entrypoints.http.envelope import MAX_DIRECT_UPLOAD_LIMIT
+from kumocms.search import IndexedFields
 from kumocms.settings import Settings
 
 
@@ -48,6 +50,25 @@ def _seconds(environ: Mapping[str, str], name: str, default: timedelta) -> timed
 def _optional(environ: Mapping[str, str], name: str) -> str | None:
     value = environ.get(name, "").strip()
     return value or None
+
+
+def _indexed_fields(environ: Mapping[str, str]) -> IndexedFields:
+    """INDEXED_FIELDS: a JSON object `{"name": "type"}` (§10); a bad one fails at start."""
+    raw = _optional(environ, "INDEXED_FIELDS")
+    if raw is None:
+        return IndexedFields()
+    try:
+        declared = json.loads(raw)
+    except ValueError:
+        raise ConfigurationError(
+            'INDEXED_FIELDS must be a JSON object {"name": "type"}, not ' + repr(raw)
+        ) from None
+    if not isinstance(declared, dict):
+        raise ConfigurationError('INDEXED_FIELDS must be a JSON object {"name": "type"}')
+    try:
+        return IndexedFields(declared)
+    except (TypeError, ValueError) as error:
+        raise ConfigurationError(f"INDEXED_FIELDS: {error}") from None
 
 
 DEFAULT_METRICS_NAMESPACE = "KumoCMS"
@@ -138,6 +159,7 @@ class EnvSettings:
                 copy_concurrency=_int(environ, "COPY_CONCURRENCY", defaults.copy_concurrency),
                 copy_stall=_seconds(environ, "COPY_STALL_SECONDS", defaults.copy_stall),
                 copy_max_attempts=_int(environ, "COPY_MAX_ATTEMPTS", defaults.copy_max_attempts),
+                indexed_fields=_indexed_fields(environ),
                 restore_poll_interval=(
                     _seconds(environ, "RESTORE_POLL_SECONDS", timedelta(seconds=60))
                     if _optional(environ, "RESTORE_POLL_SECONDS")

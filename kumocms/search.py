@@ -57,7 +57,9 @@ IndexValue = str | bool | Decimal | int | datetime
 """A typed value of an indexed field (numbers as int or Decimal, dates aware)."""
 
 
-def _declared(value: object) -> Mapping[str, FieldType]:
+def _declared(value: object) -> tuple[tuple[str, FieldType], ...]:
+    if isinstance(value, tuple):
+        value = dict(value)
     if not isinstance(value, Mapping):
         raise TypeError("indexed fields must be a mapping of name to type")
     fields: dict[str, FieldType] = {}
@@ -76,14 +78,19 @@ def _declared(value: object) -> Mapping[str, FieldType]:
             ) from None
     if len(fields) > MAX_INDEXED_FIELDS:
         raise ValueError(f"at most {MAX_INDEXED_FIELDS} indexed fields, not {len(fields)}")
-    return dict(sorted(fields.items()))
+    return tuple(sorted(fields.items()))
 
 
 @attrs.frozen
 class IndexedFields:
-    """The declared fields (validated: names, types, at most 20)."""
+    """The declared fields (validated: names, types, at most 20); hashable like Settings."""
 
-    fields: Mapping[str, FieldType] = attrs.field(factory=dict, converter=_declared)
+    declared: tuple[tuple[str, FieldType], ...] = attrs.field(factory=tuple, converter=_declared)
+
+    @property
+    def fields(self) -> Mapping[str, FieldType]:
+        """Name -> type, sorted by name."""
+        return dict(self.declared)
 
     def __bool__(self) -> bool:
         return bool(self.fields)

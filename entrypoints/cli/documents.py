@@ -21,7 +21,7 @@ from entrypoints.cli.options import (
 from entrypoints.cli.output import human, note, out, out_json, table
 from entrypoints.cli.waiting import ARCHIVE, PERMANENT_RESTORE, Pacing, Settling, settle
 
-STATES = ("pending", "active", "archived", "restoring", "restored", "rejected")
+STATES = ("pending", "active", "archiving", "archived", "restoring", "restored", "rejected")
 TIERS = ("Standard", "Expedited", "Bulk")
 STORAGE_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 
@@ -51,16 +51,57 @@ def add_list(commands: Commands, api: argparse.ArgumentParser) -> None:
         "list",
         _run_list,
         parents=[api],
-        summary="list documents, newest first",
-        description="List documents newest first, as a table or (--json) as the API's page.",
+        summary="list and find documents, newest first",
+        description=(
+            "List documents newest first, as a table or (--json) as the API's page. Filters "
+            "combine with AND: --where on indexed metadata fields (NAME=VALUE, or "
+            "NAME.min=VALUE / NAME.max=VALUE on one number or date field, which then orders "
+            "the list), and the content type, creator and creation time."
+        ),
     )
     parser.add_argument(
         "--limit", type=int_range(1, 100), metavar="N", help="documents per page (1-100)"
     )
+    parser.add_argument(
+        "--where",
+        type=_where,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an indexed metadata field's value (NAME.min= / NAME.max= for a range); repeatable",
+    )
     parser.add_argument("--state", choices=STATES, help="only documents in this state")
+    parser.add_argument("--content-type", metavar="TYPE", help="only this media type")
+    parser.add_argument("--created-by", metavar="USER_ID", help="only documents of this user")
+    parser.add_argument(
+        "--created-after", metavar="RFC3339", help="created at or after this instant"
+    )
+    parser.add_argument("--created-before", metavar="RFC3339", help="created before this instant")
     parser.add_argument("--cursor", help="continue from a previous page's next_cursor")
     parser.add_argument("--all", action="store_true", help="follow every page")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _where(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
+    return f"meta.{name}", value
+
+
+def _list_query(args: argparse.Namespace) -> dict[str, Any]:
+    query: dict[str, Any] = {
+        "state": args.state,
+        "content_type": args.content_type,
+        "created_by": args.created_by,
+        "created_after": args.created_after,
+        "created_before": args.created_before,
+    }
+    for name, value in args.where:
+        if name in query:
+            raise CliError(f"--where {name[len('meta.') :]} is given twice")
+        query[name] = value
+    return query
 
 
 def _run_list(args: argparse.Namespace) -> int:
@@ -68,10 +109,9 @@ def _run_list(args: argparse.Namespace) -> int:
     items: list[dict[str, Any]] = []
     cursor = args.cursor
     limit = args.limit or (100 if args.all else None)
+    filters = _list_query(args)
     while True:
-        page = api.call(
-            "GET", "/documents", query={"limit": limit, "state": args.state, "cursor": cursor}
-        )
+        page = api.call("GET", "/documents", query={**filters, "limit": limit, "cursor": cursor})
         items += page["items"]
         cursor = page.get("next_cursor")
         if not (args.all and cursor):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shlex
@@ -17,6 +18,7 @@ from entrypoints.cli.options import seconds_type
 from entrypoints.observability import configure_logging
 from kumocms.errors import InvalidApiKeyError
 from kumocms.rules import validate_api_key_format
+from kumocms.search import IndexedFields
 
 _SECONDS = seconds_type(86400, zero=True)
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
@@ -71,6 +73,15 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "to the transfer worker (default: 268435456)",
     )
     parser.add_argument(
+        "--index-field",
+        type=_index_field,
+        action="append",
+        default=None,
+        metavar="NAME:TYPE",
+        help="declare an indexed metadata field (string, number, boolean or date) that "
+        "GET /documents can filter on as meta.NAME; repeatable",
+    )
+    parser.add_argument(
         "--region",
         type=_region,
         default="eu-west-1",
@@ -90,6 +101,35 @@ def _bytes(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1 byte")
     return value
+
+
+def _index_field(text: str) -> tuple[str, str]:
+    name, colon, kind = text.partition(":")
+    if not colon:
+        raise argparse.ArgumentTypeError(f"expected NAME:TYPE, not {text!r}")
+    try:
+        IndexedFields({name: kind})
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return name, kind
+
+
+def _environment(args: argparse.Namespace) -> dict[str, str]:
+    """What the flags change in the functions' environment."""
+    environment: dict[str, str] = {}
+    if getattr(args, "sync_copy_limit", None) is not None:
+        environment["SYNC_COPY_LIMIT"] = str(args.sync_copy_limit)
+    fields = getattr(args, "index_field", None)
+    if fields:
+        declared = dict(fields)
+        if len(declared) != len(fields):
+            raise CliError("--index-field: a field is declared twice")
+        try:
+            IndexedFields(declared)
+        except ValueError as error:
+            raise CliError(f"--index-field: {error}") from None
+        environment["INDEXED_FIELDS"] = json.dumps(declared)
+    return environment
 
 
 def _region(text: str) -> str:
@@ -117,6 +157,7 @@ def run(args: argparse.Namespace, *, out: TextIO = sys.stdout) -> int:
             validate_api_key_format(admin_key)
         except InvalidApiKeyError as error:
             raise CliError(f"--admin-key: {error}") from None
+    environment = _environment(args)
     # Imported here: the emulator and boto3 are heavy, and every other command starts faster.
     from entrypoints.local.stack import LocalStack, StackOptions  # noqa: PLC0415
 
@@ -132,11 +173,7 @@ def run(args: argparse.Namespace, *, out: TextIO = sys.stdout) -> int:
             restore_delay=args.restore_delay,
             authorizer_cache_ttl=args.authorizer_cache_ttl,
             region=getattr(args, "region", "eu-west-1"),
-            environment=(
-                {}
-                if getattr(args, "sync_copy_limit", None) is None
-                else {"SYNC_COPY_LIMIT": str(args.sync_copy_limit)}
-            ),
+            environment=environment,
         )
     )
     try:

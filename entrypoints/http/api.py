@@ -21,8 +21,9 @@ from entrypoints.http.apigw import (
 from entrypoints.http.headers import event_headers
 from entrypoints.http.operations import OPERATIONS, Call
 from entrypoints.http.problems import HttpError, describe
+from entrypoints.http.routes import Route
 from entrypoints.observability import configure_logging, get_logger, invocation
-from kumocms.errors import AuthenticationError, KumoError
+from kumocms.errors import AuthenticationError, KumoError, ValidationError
 from kumocms.jsonvalue import dumps_json, loads_json
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -81,11 +82,25 @@ def _dispatch(request: HttpRequest, runtime: Runtime, served: set[tuple[str, str
         if principal is None:
             raise AuthenticationError("a valid API key is required")
         principal.require(route.permission)
+    _check_query(route, request)
     call = Call(request=request, route=route, runtime=runtime, params=params, principal=principal)
     operation = OPERATIONS[route.operation_id]
     if route.idempotent_post and request.headers.get("idempotency-key") is not None:
         return _idempotent(call, operation)
     return operation(call)
+
+
+def _check_query(route: Route, request: HttpRequest) -> None:
+    """Refuse unknown and repeated query parameters: an ignored filter answers wrongly.
+
+    Raises:
+        ValidationError: the first offending parameter is named in `field`.
+    """
+    for name in sorted(request.query):
+        if not route.accepts_query(name):
+            raise ValidationError(f"unknown query parameter {name}", field=name)
+    for name in sorted(request.repeated):
+        raise ValidationError(f"query parameter {name} is given more than once", field=name)
 
 
 def _idempotent(call: Call, operation: Callable[[Call], HttpResponse]) -> HttpResponse:

@@ -36,6 +36,8 @@ class HttpRequest:
     request_id: str
     base_path: str = ""
     """The stage or base-path prefix before the route path (`/prod`), for `Location` headers."""
+    repeated: frozenset[str] = frozenset()
+    """Query parameters the request gave more than once."""
 
     @property
     def media_type(self) -> str:
@@ -87,7 +89,14 @@ def parse_event(event: Mapping[str, Any]) -> HttpRequest:
         principal=_principal(context.get("authorizer")),
         request_id=str(context.get("requestId") or ""),
         base_path=_base_path(str(context.get("path") or path), path),
+        repeated=_repeated(event),
     )
+
+
+def _repeated(event: Mapping[str, Any]) -> frozenset[str]:
+    """The query parameters given more than once (refused: which one would count?)."""
+    multi = event.get("multiValueQueryStringParameters") or {}
+    return frozenset(key for key, values in multi.items() if values and len(values) > 1)
 
 
 def _query(event: Mapping[str, Any]) -> dict[str, str]:

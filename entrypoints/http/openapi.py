@@ -18,6 +18,7 @@ from entrypoints.http.representations import (
 )
 from entrypoints.http.routes import FORM, ROUTES, ULID_PATTERN, Route
 from kumocms import __version__
+from kumocms.search import MAX_STRING_BYTES, FieldType, IndexedFields
 from kumocms.settings import Settings
 from kumocms.users import Role
 
@@ -252,6 +253,45 @@ _ACCEPTED = {
 """Routes that answer 202 + `Location` + `Retry-After` + the document for work that goes on."""
 
 
+_FIELD_SCHEMAS: dict[FieldType, dict[str, Any]] = {
+    FieldType.STRING: {"type": "string", "maxLength": MAX_STRING_BYTES},
+    FieldType.NUMBER: {"type": "number"},
+    FieldType.BOOLEAN: {"type": "boolean"},
+    FieldType.DATE: {"type": "string", "format": "date-time"},
+}
+
+
+def _field_filters(indexed_fields: IndexedFields) -> list[dict[str, Any]]:
+    """`meta.NAME` (equality) and, for numbers and dates, `meta.NAME.min` / `.max`."""
+    parameters: list[dict[str, Any]] = []
+    for name, kind in indexed_fields.fields.items():
+        schema = _FIELD_SCHEMAS[kind]
+        parameters.append(
+            {
+                "name": f"meta.{name}",
+                "in": "query",
+                "required": False,
+                "description": f"Documents whose metadata `{name}` ({kind.value}) equals this.",
+                "schema": schema,
+            }
+        )
+        if kind.ranged:
+            for end, word in (("min", "at least"), ("max", "at most")):
+                parameters.append(
+                    {
+                        "name": f"meta.{name}.{end}",
+                        "in": "query",
+                        "required": False,
+                        "description": (
+                            f"Documents whose `{name}` is {word} this (inclusive; one ranged "
+                            "field per query; results ordered by it)."
+                        ),
+                        "schema": schema,
+                    }
+                )
+    return parameters
+
+
 def _json(schema: dict[str, Any], media: str = "application/json") -> dict[str, Any]:
     return {media: {"schema": schema}}
 
@@ -260,7 +300,9 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": _json(schema_ref("Problem"), PROBLEM)}
 
 
-def _operation(route: Route, direct_upload_limit: int) -> dict[str, Any]:
+def _operation(
+    route: Route, direct_upload_limit: int, indexed_fields: IndexedFields
+) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": route.operation_id,
         "summary": route.summary,
@@ -279,6 +321,8 @@ def _operation(route: Route, direct_upload_limit: int) -> dict[str, Any]:
         {"name": q.name, "in": "query", "required": False, "schema": q.prop.json_schema()}
         for q in route.query
     ]
+    if route.query_family == "meta.":
+        parameters += _field_filters(indexed_fields)
     if route.conditional:
         parameters.append(
             {
@@ -429,7 +473,7 @@ def _responses(route: Route) -> dict[str, Any]:
 
 
 @functools.cache
-def _paths(direct_upload_limit: int) -> dict[str, Any]:
+def _paths(direct_upload_limit: int, indexed_fields: IndexedFields) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for route in ROUTES:
         item = paths.setdefault(route.path, {})
@@ -442,15 +486,22 @@ def _paths(direct_upload_limit: int) -> dict[str, Any]:
                     "schema": {"type": "string", "pattern": f"^{ULID_PATTERN}$"},
                 }
             ]
-        item[route.method.lower()] = _operation(route, direct_upload_limit)
+        item[route.method.lower()] = _operation(route, direct_upload_limit, indexed_fields)
     return paths
 
 
 def openapi_document(
-    *, server: str = "/", direct_upload_limit: int | None = None
+    *,
+    server: str = "/",
+    direct_upload_limit: int | None = None,
+    indexed_fields: IndexedFields | None = None,
 ) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every route, stating the server's direct-upload limit."""
+    """The OpenAPI 3.1 document of every route, with the server's limits and filters.
+
+    The direct-upload limit is `content`'s `maxLength`; each indexed field adds its filters.
+    """
     limit = Settings().direct_upload_limit if direct_upload_limit is None else direct_upload_limit
+    fields = IndexedFields() if indexed_fields is None else indexed_fields
     return {
         "openapi": "3.1.0",
         "info": {
@@ -473,5 +524,5 @@ def openapi_document(
             },
             "schemas": SCHEMAS,
         },
-        "paths": _paths(limit),
+        "paths": _paths(limit, fields),
     }

@@ -32,6 +32,7 @@ from kumocms.jsonvalue import loads_json
 from kumocms.model import RestoreRequest
 from kumocms.ports import Ports
 from kumocms.rules import MAX_SIZE
+from kumocms.search import FILTER_PARAMETERS
 from kumocms.states import ArchiveState, RestoreTier, StorageClass
 from kumocms.usecases import documents
 from kumocms.usecases.common import DocumentView
@@ -250,6 +251,7 @@ def openapi(call: Call) -> HttpResponse:
         openapi_document(
             server=call.request.base_path or "/",
             direct_upload_limit=call.ports.settings.direct_upload_limit,
+            indexed_fields=call.ports.settings.indexed_fields,
         ),
     )
 
@@ -295,12 +297,20 @@ def upload_document(call: Call) -> HttpResponse:
 def list_documents(call: Call) -> HttpResponse:
     """GET /documents."""
     state = query_value(call, "state")
+    for name in FILTER_PARAMETERS:
+        query_value(call, name)  # the declared limits (lengths, patterns) first
+    filters = {
+        name: value
+        for name, value in call.request.query.items()
+        if name.startswith("meta.") or name in FILTER_PARAMETERS
+    }
     page = documents.list_documents(
         call.ports,
         call.actor,
         limit=query_value(call, "limit"),
         cursor=query_value(call, "cursor"),
         state=None if state is None else ArchiveState(state),
+        filters=filters,
     )
     return HttpResponse(
         200, {"items": [document_json(v) for v in page.items], "next_cursor": page.next_cursor}

@@ -36,6 +36,7 @@ class ProblemType:
 
 PROBLEMS: Mapping[type[Exception], ProblemType] = {
     e.ChecksumMismatchError: ProblemType(422, "validation_failed", "Content does not match"),
+    e.FieldNotIndexedError: ProblemType(400, "field_not_indexed", "Field not indexed"),
     e.ValidationError: ProblemType(400, "validation_failed", "Invalid request"),
     e.PayloadTooLargeError: ProblemType(413, "payload_too_large", "Payload too large"),
     e.AuthenticationError: ProblemType(401, "unauthorized", "Unauthorized"),
@@ -130,6 +131,8 @@ def _described(error: BaseException) -> tuple[int, dict[str, Any], dict[str, str
     headers: dict[str, str] = {}
     if isinstance(error, e.ValidationError) and error.field:
         extra["field"] = error.field
+    if isinstance(error, e.FieldNotIndexedError):
+        extra["indexed_fields"] = error.indexed_fields
     if isinstance(error, e.PayloadTooLargeError):
         extra["limit"] = error.limit
     if isinstance(error, e.RestoreInProgressError):

@@ -45,6 +45,9 @@ class Route:
     body_optional: bool = False
     """A zero-length body means `{}` (every field has a default)."""
     query: tuple[QueryParam, ...] = ()
+    query_family: str | None = None
+    """A prefix of further query parameters the operation checks itself (`meta.`: §10's
+    filters on declared fields, whose names the settings decide)."""
     idempotent_post: bool = False
     success: int = 200
     conditional: bool = False
@@ -64,6 +67,12 @@ class Route:
     def authorized(self) -> bool:
         """Whether the REQUEST authorizer guards this route."""
         return self.permission is not None
+
+    def accepts_query(self, name: str) -> bool:
+        """Whether `name` is one of this route's query parameters (unknown ones are refused)."""
+        if self.query_family is not None and name.startswith(self.query_family):
+            return True
+        return any(param.name == name for param in self.query)
 
 
 UPLOAD_FIELDS: Mapping[str, Prop] = {
@@ -166,6 +175,18 @@ CURSOR = QueryParam(name="cursor", prop=Prop(type="string", max_length=256))
 STATE = QueryParam(
     name="state", prop=Prop(type="string", enum=tuple(s.value for s in ArchiveState))
 )
+CONTENT_TYPE = QueryParam(
+    name="content_type", prop=Prop(type="string", min_length=1, max_length=255)
+)
+CREATED_AFTER = QueryParam(
+    name="created_after",
+    prop=Prop(type="string", format="date-time", description="RFC 3339, inclusive"),
+)
+CREATED_BEFORE = QueryParam(
+    name="created_before",
+    prop=Prop(type="string", format="date-time", description="RFC 3339, exclusive"),
+)
+CREATED_BY = QueryParam(name="created_by", prop=Prop(type="string", pattern=f"^{ULID_PATTERN}$"))
 DEEP = QueryParam(name="deep", prop=Prop(type="boolean", default=False))
 REDIRECT = QueryParam(name="redirect", prop=Prop(type="boolean", default=True))
 
@@ -225,9 +246,10 @@ ROUTES: tuple[Route, ...] = (
         path="/documents",
         function="documents_read",
         operation_id="listDocuments",
-        summary="List documents, newest first",
+        summary="List and find documents, newest first",
         permission=R,
-        query=(LIMIT, CURSOR, STATE),
+        query=(LIMIT, CURSOR, STATE, CONTENT_TYPE, CREATED_AFTER, CREATED_BEFORE, CREATED_BY),
+        query_family="meta.",
     ),
     Route(
         method="GET",

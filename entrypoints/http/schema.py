@@ -34,6 +34,8 @@ class Prop:
     maximum: int | None = None
     enum: tuple[str, ...] | None = None
     pattern: str | None = None
+    format: str | None = None
+    """A JSON Schema `format` (documentation: `date-time` values are checked by the domain)."""
     items: Prop | ObjectSpec | None = None
     min_items: int | None = None
     max_items: int | None = None
@@ -108,6 +110,7 @@ class Prop:
             "maximum": self.maximum,
             "enum": list(self.enum) if self.enum else None,
             "pattern": self.pattern,
+            "format": self.format,
             "items": item_schema,
             "minItems": self.min_items,
             "maxItems": self.max_items,

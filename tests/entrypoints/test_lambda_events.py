@@ -97,9 +97,29 @@ def test_multi_value_query_and_headers(runtime: Runtime) -> None:
         headers=None,
         multiValueHeaders={"Origin": ["x"]},
         queryStringParameters={"limit": "5"},
-        multiValueQueryStringParameters={"limit": ["500", "5"]},
+        multiValueQueryStringParameters={"limit": ["5"]},
     )
     assert handler(event, LambdaContext("r"))["statusCode"] == 200
+
+
+def test_a_repeated_or_unknown_query_parameter_is_refused(runtime: Runtime) -> None:
+    # Which of two values would count is a guess, and an ignored filter answers wrongly.
+    handler = make_http_handler("documents_read", fixed(runtime))
+    repeated = proxy_event(
+        runtime,
+        queryStringParameters={"limit": "5"},
+        multiValueQueryStringParameters={"limit": ["500", "5"]},
+    )
+    unknown = proxy_event(
+        runtime,
+        queryStringParameters={"stat": "active"},
+        multiValueQueryStringParameters={"stat": ["active"]},
+    )
+    for event, field in ((repeated, "limit"), (unknown, "stat")):
+        result = handler(event, LambdaContext("r"))
+        assert result["statusCode"] == 400
+        problem = json.loads(result["body"])
+        assert (problem["code"], problem["field"]) == ("validation_failed", field)
 
 
 def test_base64_json_body_and_stage_prefixed_location(runtime: Runtime) -> None:
