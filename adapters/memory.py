@@ -76,7 +76,14 @@ from kumocms.ports import (
     UserPage,
 )
 from kumocms.rules import normalize_metadata
-from kumocms.search import DocumentFilter, IndexedFields, index_entries, range_position
+from kumocms.search import (
+    DocumentFilter,
+    FieldType,
+    IndexedFields,
+    ReindexBatch,
+    index_entries,
+    range_position,
+)
 from kumocms.settings import Settings
 from kumocms.states import ArchiveState, RestoreTier, StorageClass
 from kumocms.usecases.ingest import (
@@ -695,6 +702,8 @@ class InMemoryDocumentRepository:
 
     def __init__(self, indexed_fields: IndexedFields | None = None) -> None:
         self._fields = indexed_fields if indexed_fields is not None else IndexedFields()
+        self._ready: dict[str, FieldType] = dict(self._fields.fields)
+        """Fields whose index is complete (an empty table makes any field ready at once)."""
         self._items: dict[DocumentId, Document] = {}
         self._copies: dict[DocumentId, CopyJob] = {}
         self._lock = threading.Lock()
@@ -781,6 +790,45 @@ class InMemoryDocumentRepository:
         more = len(positions) > limit
         next_cursor = encode_position(page[-1][0], scope=scope) if more and page else None
         return DocumentPage(items=tuple(d for _, d in page), next_cursor=next_cursor)
+
+    def index_ready(self, name: str, kind: FieldType) -> bool:
+        """Ready when a reindex finished for this type, or the table had no documents."""
+        self._check()
+        with self._lock:
+            if self._ready.get(name) is kind:
+                return True
+            if self._items:
+                return False
+            self._ready[name] = kind
+            return True
+
+    def reindex_batch(self, *, cursor: str | None, limit: int) -> ReindexBatch:
+        """Visit documents in id order (the fake's index is its documents: nothing to write)."""
+        self._check()
+        after = None if cursor is None else decode_position(cursor, scope="reindex")
+        with self._lock:
+            ordered = sorted(d for d in self._items if after is None or d.value > after)
+            batch = [self._items[d] for d in ordered[:limit]]
+        unindexed = tuple(
+            (document.id.value, name)
+            for document in batch
+            for name in sorted(self._fields.fields)
+            if document.metadata.get(name) is not None
+            and name not in index_entries(document, self._fields)
+        )
+        more = len(ordered) > limit
+        next_cursor = encode_position(batch[-1].id.value, scope="reindex") if more else None
+        return ReindexBatch(documents=len(batch), unindexed=unindexed, next_cursor=next_cursor)
+
+    def mark_ready(self, fields: IndexedFields) -> None:
+        """Record the fields as ready."""
+        self._check()
+        with self._lock:
+            self._ready.update(fields.fields)
+
+    def redeclare(self, fields: IndexedFields) -> None:
+        """Declare other fields over the same documents (what a redeploy does; for tests)."""
+        self._fields = fields
 
     def find_expired_uploads(self, now: datetime, *, limit: int) -> builtins.list[Document]:
         """Pending uploads past their deadline, oldest deadline first."""

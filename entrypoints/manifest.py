@@ -19,8 +19,10 @@ TUNING_VARIABLES = (
     "METRICS_NAMESPACE",
     "LIST_SHARDS",
     "PRESIGN_TTL_SECONDS",
+    "INDEXED_FIELDS",
 )
-"""Optional variables every function reads (defaults apply when absent)."""
+"""Optional variables every function reads (defaults apply when absent); every writer of
+documents keeps the index of INDEXED_FIELDS current."""
 HTTP_VARIABLES = (*TUNING_VARIABLES, "CORS_ALLOWED_ORIGINS", "RESTORE_POLL_SECONDS")
 """Optional variables of the HTTP functions (CORS headers; Retry-After of running restores)."""
 UPLOAD_VARIABLES = (

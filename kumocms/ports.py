@@ -38,7 +38,7 @@ if TYPE_CHECKING:
         UploadTarget,
         UserPage,
     )
-    from kumocms.search import DocumentFilter
+    from kumocms.search import DocumentFilter, FieldType, IndexedFields, ReindexBatch
     from kumocms.states import ArchiveState, RestoreTier, StorageClass
     from kumocms.users import User
 
@@ -341,6 +341,29 @@ class DocumentRepository(Protocol):
         Raises:
             InvalidCursorError: the cursor was not made by this repository for `query`.
         """
+        ...
+
+    def index_ready(self, name: str, kind: FieldType) -> bool:
+        """Whether the index holds every document's entry for field `name` of type `kind`.
+
+        A field first declared on a table without documents is ready at once (and recorded
+        so); on a table with documents it is ready once a reindex has finished.
+        """
+        ...
+
+    def reindex_batch(self, *, cursor: str | None, limit: int) -> ReindexBatch:
+        """Write the index entries of up to `limit` documents after `cursor` (resumable).
+
+        Entries are written only if the document did not change meanwhile (a concurrent
+        write keeps its own entries current).
+
+        Raises:
+            InvalidCursorError: the cursor was not made by this repository.
+        """
+        ...
+
+    def mark_ready(self, fields: IndexedFields) -> None:
+        """Record that every document's entries for `fields` (with their types) are written."""
         ...
 
     def find_expired_uploads(self, now: datetime, *, limit: int) -> Sequence[Document]:

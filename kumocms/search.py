@@ -229,6 +229,19 @@ def range_position(encoded: str, document_id: str) -> str:
     return f"{encoded}#{document_id.upper().translate(_INVERTED)}"
 
 
+@attrs.frozen(kw_only=True)
+class ReindexBatch:
+    """What one step of a reindex did."""
+
+    documents: int
+    """Documents whose entries were written (or found current)."""
+    unindexed: tuple[tuple[str, str], ...] = ()
+    """`(document id, field)` of values older than the declaration, of another type: kept in
+    the metadata, left out of the index."""
+    next_cursor: str | None = None
+    """Where the next step resumes; None when every document has been seen."""
+
+
 # ---- filters ----------------------------------------------------------------------------------
 
 

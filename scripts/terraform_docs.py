@@ -113,7 +113,11 @@ def _terraform_block() -> dict[str, Any]:
 
 
 def _inputs() -> list[str]:
-    variables = sorted(_blocks("variables.tf", "variable"), key=lambda item: item[0])
+    # Variables live beside what they configure (transfer.tf, search.tf) as well.
+    variables = sorted(
+        (found for path in sorted(MODULE.glob("*.tf")) for found in _blocks(path.name, "variable")),
+        key=lambda item: item[0],
+    )
     variables.sort(key=lambda item: "default" in item[1])  # required ones first (stable)
     lines = [
         "## Inputs",

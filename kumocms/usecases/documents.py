@@ -13,6 +13,7 @@ import attrs
 from kumocms.deferred import Deferred
 from kumocms.errors import (
     ChecksumMismatchError,
+    ConflictError,
     DependencyError,
     DocumentArchivedError,
     DocumentNotFoundError,
@@ -94,7 +95,11 @@ def upload_document(ports: Ports, actor: Principal, command: UploadDocument) -> 
     """
     actor.require(Permission.WRITE)
     metadata = normalize_metadata(command.metadata)
-    ports.settings.indexed_fields.check(metadata)
+    fields = ports.settings.indexed_fields
+    fields.check(metadata)
+    for name, kind in fields.fields.items():
+        # Before the first document: a field declared on an empty table is ready at once.
+        ports.documents.index_ready(name, kind)
     now = ports.clock.now()
     document_id = ports.ids.document_id()
     ref = ContentRef(document_id, 1)
@@ -205,6 +210,12 @@ def list_documents(
     page: DocumentPage
     if filters:
         query = parse_filter(filters, settings.indexed_fields, state=state)
+        for name in sorted(query.fields()):
+            if not ports.documents.index_ready(name, settings.indexed_fields.fields[name]):
+                raise ConflictError(
+                    f"meta.{name} cannot be searched yet: documents stored before it was "
+                    "declared are still being indexed (kumocms admin reindex)"
+                )
         page = ports.documents.search(query, limit=limit, cursor=cursor)
     else:
         page = ports.documents.list(limit=limit, cursor=cursor, state=state)

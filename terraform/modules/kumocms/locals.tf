@@ -76,6 +76,7 @@ locals {
     SERVICE_NAME               = var.name_prefix
     METRICS_NAMESPACE          = local.metrics_namespace
     LIST_SHARDS                = tostring(var.list_shards)
+    INDEXED_FIELDS             = length(var.indexed_fields) == 0 ? null : jsonencode(var.indexed_fields)
     PRESIGN_TTL_SECONDS        = var.presign_ttl_seconds == null ? null : tostring(var.presign_ttl_seconds)
     DIRECT_UPLOAD_LIMIT        = var.direct_upload_limit == null ? null : tostring(var.direct_upload_limit)
     MULTIPART_THRESHOLD        = var.multipart_threshold == null ? null : tostring(var.multipart_threshold)

@@ -159,3 +159,19 @@ run "cors_for_browsers" {
     error_message = "The functions learn the allowed origins."
   }
 }
+
+run "indexed_fields_reach_every_function_as_json" {
+  command = plan
+
+  variables {
+    indexed_fields = { team = "string", year = "number" }
+  }
+
+  assert {
+    condition = alltrue([
+      for name in ["documents_read", "documents_write", "ingest", "reconcile", "transfer"] :
+      jsondecode(aws_lambda_function.this[name].environment[0].variables["INDEXED_FIELDS"]) == { team = "string", year = "number" }
+    ])
+    error_message = "every function that reads or writes documents gets INDEXED_FIELDS."
+  }
+}

@@ -176,3 +176,23 @@ run "the_largest_direct_upload_limit_that_fits_the_lambda_event_plans" {
     error_message = "The largest limit that fits reaches the write function."
   }
 }
+
+run "indexed_field_names_must_be_top_level_metadata_keys" {
+  command = plan
+
+  variables {
+    indexed_fields = { "Team" = "string" }
+  }
+
+  expect_failures = [var.indexed_fields]
+}
+
+run "indexed_field_types_are_the_four_of_the_contract" {
+  command = plan
+
+  variables {
+    indexed_fields = { team = "text" }
+  }
+
+  expect_failures = [var.indexed_fields]
+}
