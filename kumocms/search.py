@@ -393,8 +393,9 @@ FILTER_PARAMETERS = ("content_type", "created_after", "created_before", "created
 def _field(fields: IndexedFields, name: str, parameter: str) -> FieldType:
     kind = fields.fields.get(name)
     if kind is None:
+        declared = ", ".join(f"{n} ({k.value})" for n, k in fields.fields.items()) or "none"
         raise FieldNotIndexedError(
-            f"{parameter}: {name!r} is not an indexed field",
+            f"{parameter}: {name!r} is not an indexed field (indexed: {declared})",
             field=parameter,
             indexed_fields=fields.as_json(),
         )

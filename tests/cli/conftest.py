@@ -23,6 +23,8 @@ STACK_ENVIRONMENT = {
     # Small multipart uploads: moto's minimum part size is 5 MiB, like S3's.
     "MULTIPART_THRESHOLD": str(8 * MiB),
     "MULTIPART_PART_SIZE": str(5 * MiB),
+    # §10: the stack declares two fields (tests/cli/test_search.py finds documents by them).
+    "INDEXED_FIELDS": json.dumps({"team": "string", "year": "number"}),
 }
 _SCRIPT = Path(sys.executable).with_name("kumocms")
 COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "entrypoints.cli.main"]
