@@ -53,6 +53,8 @@ class Sizes:
     list_iterations: int = 1
     """Pages per side beyond the recorded one: a page of 16 x 51 items takes moto seconds."""
     list_sizes: tuple[int, ...] = (1_000, 10_000)
+    search_sizes: tuple[int, ...] = (1_000, 100_000)
+    """Documents per table for §10's filtered pages (bench.search)."""
 
 
 QUICK = Sizes(
@@ -64,6 +66,7 @@ QUICK = Sizes(
     ingest_batches=3,
     list_iterations=0,
     list_sizes=(1_000, 2_000),
+    search_sizes=(1_000, 5_000),
 )
 
 
@@ -445,7 +448,40 @@ def run(sizes: Sizes) -> tuple[list[Figure], list[str]]:
         import_figures, findings = _import_figures(session, environment, stack)
         figures.extend(import_figures)
     figures.extend(_transfer_figures())
+    figures.extend(_search_figures(sizes.search_sizes))
     return figures, findings
+
+
+def _search_figures(search_sizes: tuple[int, ...]) -> list[Figure]:
+    """Requests and items read per filtered page, per table size (flat is the target)."""
+    from bench import search  # noqa: PLC0415
+
+    costs, plain, indexed = search.measure(search_sizes)
+    figures = []
+    for cost in costs:
+        requests = ", ".join(f"{n} {name}" for name, n in sorted(cost.requests.items()))
+        figures.append(
+            Figure(
+                name=f"search page at {cost.documents:,}: {cost.query}",
+                value=float(sum(cost.requests.values())),
+                unit="requests",
+                note=(
+                    f"{requests}; {cost.items_read} items read, {cost.returned} returned; "
+                    f"{cost.seconds:.2f} s on moto (which filters whole tables)"
+                ),
+            )
+        )
+    figures.append(
+        Figure(
+            name=f"upload with {len(search.FIELDS)} indexed values: items written",
+            value=float(indexed.items),
+            unit="items",
+            baseline=float(plain.items),
+            note=f"{indexed.requests} request(s) (one transaction); without fields "
+            f"{plain.requests} request(s)",
+        )
+    )
+    return figures
 
 
 def _transfer_figures() -> list[Figure]:
