@@ -702,8 +702,8 @@ class InMemoryDocumentRepository:
 
     def __init__(self, indexed_fields: IndexedFields | None = None) -> None:
         self._fields = indexed_fields if indexed_fields is not None else IndexedFields()
-        self._ready: dict[str, FieldType] = dict(self._fields.fields)
-        """Fields whose index is complete (an empty table makes any field ready at once)."""
+        self._ready: dict[str, FieldType] = {}
+        """Fields recorded as complete (an empty table makes any field ready at once)."""
         self._items: dict[DocumentId, Document] = {}
         self._copies: dict[DocumentId, CopyJob] = {}
         self._lock = threading.Lock()
@@ -792,15 +792,10 @@ class InMemoryDocumentRepository:
         return DocumentPage(items=tuple(d for _, d in page), next_cursor=next_cursor)
 
     def index_ready(self, name: str, kind: FieldType) -> bool:
-        """Ready when a reindex finished for this type, or the table had no documents."""
+        """Recorded ready for this type, or the table has no documents (read-only)."""
         self._check()
         with self._lock:
-            if self._ready.get(name) is kind:
-                return True
-            if self._items:
-                return False
-            self._ready[name] = kind
-            return True
+            return self._ready.get(name) is kind or not self._items
 
     def reindex_batch(self, *, cursor: str | None, limit: int) -> ReindexBatch:
         """Visit documents in id order (the fake's index is its documents: nothing to write)."""

@@ -346,8 +346,7 @@ class DocumentRepository(Protocol):
     def index_ready(self, name: str, kind: FieldType) -> bool:
         """Whether the index holds every document's entry for field `name` of type `kind`.
 
-        A field first declared on a table without documents is ready at once (and recorded
-        so); on a table with documents it is ready once a reindex has finished.
+        True when recorded (`mark_ready`) or while the table has no documents; read-only.
         """
         ...
 

@@ -44,7 +44,7 @@ from kumocms.rules import (
     validate_sha256,
     validate_size,
 )
-from kumocms.search import parse_filter
+from kumocms.search import IndexedFields, parse_filter
 from kumocms.states import ArchiveState
 from kumocms.usecases.common import (
     DocumentView,
@@ -97,9 +97,16 @@ def upload_document(ports: Ports, actor: Principal, command: UploadDocument) -> 
     metadata = normalize_metadata(command.metadata)
     fields = ports.settings.indexed_fields
     fields.check(metadata)
-    for name, kind in fields.fields.items():
-        # Before the first document: a field declared on an empty table is ready at once.
-        ports.documents.index_ready(name, kind)
+    if fields:
+        # A field declared on a table without documents is ready at once: recorded before
+        # the first document arrives (the repository remembers it, so this costs nothing after).
+        ready = {
+            name: kind
+            for name, kind in fields.fields.items()
+            if ports.documents.index_ready(name, kind)
+        }
+        if ready:
+            ports.documents.mark_ready(IndexedFields(ready))
     now = ports.clock.now()
     document_id = ports.ids.document_id()
     ref = ContentRef(document_id, 1)
