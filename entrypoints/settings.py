@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -9,6 +10,7 @@ from datetime import timedelta
 import attrs
 
 from entrypoints.http.envelope import MAX_DIRECT_UPLOAD_LIMIT
+from kumocms.search import IndexedFields
 from kumocms.settings import Settings
 
 
@@ -27,6 +29,22 @@ def _int(environ: Mapping[str, str], name: str, default: int, *, minimum: int = 
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}")
     return value
+
+
+def _indexed_fields(environ: Mapping[str, str]) -> IndexedFields:
+    """INDEXED_FIELDS: a JSON object `{"name": "type"}` (§10); absent or empty declares none."""
+    raw = environ.get("INDEXED_FIELDS", "").strip()
+    if not raw:
+        return IndexedFields()
+    try:
+        declared = json.loads(raw)
+        if not isinstance(declared, dict):
+            raise TypeError("indexed fields must be a JSON object of name to type")
+        return IndexedFields(declared)
+    except (ValueError, TypeError) as error:
+        raise ConfigurationError(
+            f'INDEXED_FIELDS must be a JSON object {{"name": "type"}}: {error}'
+        ) from None
 
 
 def _direct_upload_limit(environ: Mapping[str, str], default: int) -> int:
@@ -138,6 +156,7 @@ class EnvSettings:
                 copy_concurrency=_int(environ, "COPY_CONCURRENCY", defaults.copy_concurrency),
                 copy_stall=_seconds(environ, "COPY_STALL_SECONDS", defaults.copy_stall),
                 copy_max_attempts=_int(environ, "COPY_MAX_ATTEMPTS", defaults.copy_max_attempts),
+                indexed_fields=_indexed_fields(environ),
                 restore_poll_interval=(
                     _seconds(environ, "RESTORE_POLL_SECONDS", timedelta(seconds=60))
                     if _optional(environ, "RESTORE_POLL_SECONDS")
