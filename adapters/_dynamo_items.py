@@ -26,6 +26,7 @@ from kumocms.ids import DocumentId, UserId
 from kumocms.jsonvalue import JsonObject, JsonValue
 from kumocms.model import CopyJob, Document
 from kumocms.rules import MAX_NUMBER_DIGITS, normalize_metadata
+from kumocms.search import range_position
 from kumocms.states import ArchiveState
 from kumocms.users import User
 
@@ -51,11 +52,17 @@ ENABLED_ADMINS: Final = "enabled_admins"
 FINGERPRINT: Final = "fingerprint"
 OWNER: Final = "owner"
 OUTCOME: Final = "outcome"
+FV_PK: Final = "fv_pk"
+FR_PK: Final = "fr_pk"
+FR_SK: Final = "fr_sk"
+DOC: Final = "doc"
 
 BY_CREATED: Final = "by_created"
 BY_STATE: Final = "by_state"
 BY_PENDING_DEADLINE: Final = "by_pending_deadline"
 BY_KIND: Final = "by_kind"
+BY_FIELD_VALUE: Final = "by_field_value"
+BY_FIELD_RANGE: Final = "by_field_range"
 
 USER_KIND: Final = "USER"
 PENDING_BACKSTOP = timedelta(days=7)
@@ -67,6 +74,7 @@ _PENDING = "PENDING#"
 _COPY = "COPY#"
 _COPYING = "COPYING#"
 COPY_ID: Final = "copy_id"
+_IDX = "IDX#"
 _IDEM = "IDEM#"
 _USER = "USER#"
 _KEY = "KEY#"
@@ -300,6 +308,49 @@ def copy_from_item(item: Mapping[str, Any]) -> CopyJob:
     plain["part_size"] = int(plain["part_size"])
     plain["parts"] = [{**part, "number": int(part["number"])} for part in plain["parts"]]
     return _converter.structure(plain, CopyJob)
+
+
+# ---- index entries of declared metadata fields (§10) --------------------------------------
+
+
+def entry_key(document_id: DocumentId, field: str) -> Item:
+    """The primary key of a document's index entry for `field`."""
+    return {PK: _s(f"{_IDX}{document_id.value}#{field}")}
+
+
+def value_partition(field: str, shard: int, encoded: str) -> str:
+    """`by_field_value` partition key: one field, one shard, one encoded value."""
+    return f"{field}#{shard:02d}#{encoded}"
+
+
+def range_partition(field: str, shard: int) -> str:
+    """`by_field_range` partition key: one field, one shard."""
+    return f"{field}#{shard:02d}"
+
+
+def entry_to_item(
+    document_id: DocumentId, field: str, encoded: str, *, ranged: bool, shards: int
+) -> Item:
+    """An index entry: equality keys always, range keys for number and date fields."""
+    shard = shard_of(document_id, shards)
+    plain: dict[str, object] = {
+        PK: f"{_IDX}{document_id.value}#{field}",
+        SK: document_id.value,
+        DOC: document_id.value,
+        FV_PK: value_partition(field, shard, encoded),
+    }
+    if ranged:
+        plain[FR_PK] = range_partition(field, shard)
+        plain[FR_SK] = range_position(encoded, document_id.value)
+    return _serialize(plain)
+
+
+def hit_document(item: Mapping[str, Any]) -> DocumentId:
+    """The document an index hit names: a document item, or an entry (KEYS_ONLY: `pk` only)."""
+    key = str(item[PK]["S"])
+    if key.startswith(_IDX):
+        return DocumentId.parse(key[len(_IDX) :].partition("#")[0])
+    return DocumentId.parse(key[len(_DOC) :])
 
 
 def sort_key(item: Mapping[str, Any]) -> str:

@@ -54,6 +54,7 @@ import builtins
 import heapq
 import itertools
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -62,16 +63,20 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from botocore.exceptions import ClientError
 
 from adapters import _dynamo_items as items
+from adapters._dynamo_search import plan_search, query_positions
 from adapters.aws import aws_errors, error_code
 from adapters.cursor import (
     decode_document_cursor,
+    decode_position,
     decode_user_cursor,
     document_scope,
     encode_cursor,
+    encode_position,
 )
 from kumocms.errors import (
     AlreadyExistsError,
     CopyCancelledError,
+    DependencyError,
     DocumentNotFoundError,
     LastAdminError,
     UserNotFoundError,
@@ -80,6 +85,7 @@ from kumocms.errors import (
 from kumocms.ids import DocumentId, UserId
 from kumocms.model import CopyJob, Document
 from kumocms.ports import Clock, DocumentPage
+from kumocms.search import IndexedFields, index_entries
 from kumocms.states import ArchiveState
 from kumocms.users import User
 
@@ -92,6 +98,7 @@ if TYPE_CHECKING:
     )
 
     from kumocms.portvalues import IdempotencyClaim, Remembered, UserPage
+    from kumocms.search import DocumentFilter
 
 DEFAULT_SHARDS = 16
 MAX_SHARDS = 100  # shard numbers are written with two digits
@@ -102,6 +109,10 @@ _A = TypeVar("_A")
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _TRANSACTION_CANCELLED = "TransactionCanceledException"
+_BATCH_KEYS = 100
+"""BatchGetItem reads at most 100 keys per request."""
+_BATCH_ATTEMPTS = 5
+"""Requests per batch while DynamoDB leaves keys unprocessed (throttling), with backoff."""
 
 
 # ---- table specs ----------------------------------------------------------------------------
@@ -111,14 +122,14 @@ def _string_attributes(*names: str) -> list[dict[str, str]]:
     return [{"AttributeName": name, "AttributeType": "S"} for name in names]
 
 
-def _index(name: str, hash_key: str, range_key: str) -> dict[str, Any]:
+def _index(name: str, hash_key: str, range_key: str, projection: str = "ALL") -> dict[str, Any]:
     return {
         "IndexName": name,
         "KeySchema": [
             {"AttributeName": hash_key, "KeyType": "HASH"},
             {"AttributeName": range_key, "KeyType": "RANGE"},
         ],
-        "Projection": {"ProjectionType": "ALL"},
+        "Projection": {"ProjectionType": projection},
     }
 
 
@@ -137,11 +148,17 @@ def documents_table_spec(name: str) -> CreateTableInputTypeDef:
                 items.STATE_PK,
                 items.PENDING_PK,
                 items.PENDING_SK,
+                items.FV_PK,
+                items.FR_PK,
+                items.FR_SK,
             ),
             "GlobalSecondaryIndexes": [
                 _index(items.BY_CREATED, items.LIST_PK, items.SK),
                 _index(items.BY_STATE, items.STATE_PK, items.SK),
                 _index(items.BY_PENDING_DEADLINE, items.PENDING_PK, items.PENDING_SK),
+                # A hit is re-read from the document item, so the key is all an entry needs.
+                _index(items.BY_FIELD_VALUE, items.FV_PK, items.SK, "KEYS_ONLY"),
+                _index(items.BY_FIELD_RANGE, items.FR_PK, items.FR_SK, "KEYS_ONLY"),
             ],
         },
     )
@@ -267,13 +284,19 @@ class DynamoDocumentRepository:
     """
 
     def __init__(
-        self, client: DynamoDBClient, table_name: str, *, shards: int = DEFAULT_SHARDS
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        shards: int = DEFAULT_SHARDS,
+        indexed_fields: IndexedFields | None = None,
     ) -> None:
         if not 1 <= shards <= MAX_SHARDS:
             raise ValueError(f"shards must be from 1 to {MAX_SHARDS}")
         self._client = client
         self._table = table_name
         self._shards = shards
+        self._fields = indexed_fields if indexed_fields is not None else IndexedFields()
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
 
@@ -290,7 +313,26 @@ class DynamoDocumentRepository:
         return items.document_from_item(item)
 
     def add(self, document: Document) -> None:
-        """Store a new document (one PutItem that refuses to overwrite)."""
+        """Store a new document (one PutItem that refuses to overwrite).
+
+        With declared fields, one TransactWriteItems: the same Put and one Put per entry.
+        """
+        if self._fields:
+            put = {
+                "TableName": self._table,
+                "Item": items.document_to_item(document, shards=self._shards),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                **_IF_NEW,
+            }
+            writes = [{"Put": put}, *self._entry_writes(document, deletes=False)]
+
+            def refused(old: Mapping[str, Any] | None) -> Exception | None:
+                if old is not None and items.document_from_item(old) == document:
+                    return None
+                return AlreadyExistsError(f"document {document.id} already exists")
+
+            self._transact_document(writes, refused, busy=refused(None))
+            return
         with aws_errors("DynamoDB PutItem"):
             try:
                 self._client.put_item(
@@ -307,7 +349,35 @@ class DynamoDocumentRepository:
                 raise AlreadyExistsError(f"document {document.id} already exists") from None
 
     def save(self, document: Document, *, expected_version: int) -> None:
-        """Replace the document if it still has `expected_version` (one PutItem)."""
+        """Replace the document if it still has `expected_version` (one PutItem).
+
+        With declared fields, one TransactWriteItems: the same conditional Put, a Put of each
+        entry the document has and a Delete of each declared field's entry it has not (no read
+        of the old document is needed; deleting a missing entry is a no-op).
+        """
+        if self._fields:
+            put = {
+                "TableName": self._table,
+                "Item": items.document_to_item(document, shards=self._shards),
+                **_if_version(expected_version),
+            }
+            writes = [{"Put": put}, *self._entry_writes(document, deletes=True)]
+
+            def stale(old: Mapping[str, Any] | None) -> Exception | None:
+                if old is not None and items.document_from_item(old) == document:
+                    return None
+                return _stale(
+                    old,
+                    what="document",
+                    expected=expected_version,
+                    missing=DocumentNotFoundError(f"document {document.id} not found"),
+                )
+
+            busy = VersionConflictError(
+                "the document is being changed", expected=expected_version, actual=None
+            )
+            self._transact_document(writes, stale, busy=busy)
+            return
         with aws_errors("DynamoDB PutItem"):
             try:
                 self._client.put_item(
@@ -323,7 +393,37 @@ class DynamoDocumentRepository:
                 raise _document_conflict(document.id, expected_version, error) from None
 
     def remove(self, document_id: DocumentId, *, expected_version: int) -> None:
-        """Delete the document if it still has `expected_version` (one DeleteItem)."""
+        """Delete the document if it still has `expected_version` (one DeleteItem).
+
+        With declared fields, one TransactWriteItems that deletes its entries too.
+        """
+        if self._fields:
+            delete = {
+                "TableName": self._table,
+                "Key": items.document_key(document_id),
+                **_if_version(expected_version),
+            }
+            writes = [
+                {"Delete": delete},
+                *(
+                    {"Delete": {"TableName": self._table, "Key": items.entry_key(document_id, n)}}
+                    for n in self._fields.fields
+                ),
+            ]
+
+            def stale(old: Mapping[str, Any] | None) -> Exception:
+                return _stale(
+                    old,
+                    what="document",
+                    expected=expected_version,
+                    missing=DocumentNotFoundError(f"document {document_id} not found"),
+                )
+
+            busy = VersionConflictError(
+                "the document is being changed", expected=expected_version, actual=None
+            )
+            self._transact_document(writes, stale, busy=busy)
+            return
         with aws_errors("DynamoDB DeleteItem"):
             try:
                 self._client.delete_item(
@@ -361,6 +461,50 @@ class DynamoDocumentRepository:
             items=page,
             next_cursor=encode_cursor(page[-1].id, scope=scope) if more else None,
         )
+
+    def search(self, query: DocumentFilter, *, limit: int, cursor: str | None) -> DocumentPage:
+        """Documents answering `query` in the §10 order: `shards` Queries + one BatchGetItem.
+
+        Every shard of the leading condition's index is read concurrently for up to `limit`
+        positions after the cursor; the first `limit` positions overall are the entries this
+        page considers. Their documents are re-read consistently and kept when they still
+        answer `query`, so a page may be short. The cursor is the last considered position.
+        """
+        scope = query.scope()
+        after = None if cursor is None else decode_position(cursor, scope=scope)
+        if limit < 1:
+            return DocumentPage(items=(), next_cursor=None)
+        plan = plan_search(query, shards=self._shards, after=after)
+        if plan.empty:
+            return DocumentPage(items=(), next_cursor=None)
+        # One hit more than the page considers (and one for the cursor's own position).
+        want = limit + 1
+
+        def read(partition: tuple[str, str]) -> tuple[builtins.list[dict[str, Any]], bool]:
+            return query_positions(self._client, self._table, plan, partition, want=want)
+
+        answers = self._map(read, plan.partitions)
+        shard_hits = [
+            [(plan.position_of(item), item) for item in found if plan.position_of(item) != after]
+            for found, _ in answers
+        ]
+        merged = builtins.list(
+            itertools.islice(
+                heapq.merge(*shard_hits, key=lambda hit: hit[0], reverse=not plan.forward),
+                want,
+            )
+        )
+        considered = merged[:limit]
+        more = len(merged) > limit or any(cut for _, cut in answers)
+        current = self._read_documents([items.hit_document(item) for _, item in considered])
+        page = []
+        for _, item in considered:
+            document = current.get(items.hit_document(item))
+            if document is not None and query.matches(document, self._fields):
+                page.append(document)
+        last = considered[-1][0] if more and considered else None
+        next_cursor = None if last is None else encode_position(last, scope=scope)
+        return DocumentPage(items=tuple(page), next_cursor=next_cursor)
 
     def find_expired_uploads(self, now: datetime, *, limit: int) -> builtins.list[Document]:
         """Pending uploads whose deadline is at or before `now`, oldest deadline first."""
@@ -498,6 +642,78 @@ class DynamoDocumentRepository:
             executor.shutdown(wait=True)
 
     # -- internals ------------------------------------------------------------------------
+
+    def _entry_writes(self, document: Document, *, deletes: bool) -> builtins.list[dict[str, Any]]:
+        """A Put of each index entry of `document`; with `deletes`, a Delete of the others."""
+        entries = index_entries(document, self._fields)
+        writes: builtins.list[dict[str, Any]] = []
+        for name, kind in self._fields.fields.items():
+            encoded = entries.get(name)
+            if encoded is not None:
+                item = items.entry_to_item(
+                    document.id, name, encoded, ranged=kind.ranged, shards=self._shards
+                )
+                writes.append({"Put": {"TableName": self._table, "Item": item}})
+            elif deletes:
+                key = items.entry_key(document.id, name)
+                writes.append({"Delete": {"TableName": self._table, "Key": key}})
+        return writes
+
+    def _transact_document(
+        self,
+        writes: Sequence[Mapping[str, Any]],
+        failed: Callable[[Mapping[str, Any] | None], Exception | None],
+        *,
+        busy: Exception,
+    ) -> None:
+        """One TransactWriteItems whose first write is the document's conditional write.
+
+        `failed` turns the old item of a failed condition (ALL_OLD) into the domain error, or
+        None when that item is this very write, landed by an earlier attempt. `busy` is raised
+        when another transaction was changing the same items.
+        """
+        with aws_errors("DynamoDB TransactWriteItems"):
+            try:
+                self._client.transact_write_items(
+                    TransactItems=cast("list[TransactWriteItemTypeDef]", builtins.list(writes))
+                )
+            except ClientError as error:
+                if error_code(error) != _TRANSACTION_CANCELLED:
+                    raise
+                reasons = _reasons(error)
+                if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                    failure = failed(reasons[0].get("Item"))
+                    if failure is None:
+                        return
+                    raise failure from None
+                if any(reason.get("Code") == "TransactionConflict" for reason in reasons):
+                    raise busy from None
+                raise
+
+    def _read_documents(self, ids: Sequence[DocumentId]) -> dict[DocumentId, Document]:
+        """The documents that exist among `ids`: consistent BatchGetItems of 100 keys.
+
+        Keys DynamoDB leaves unprocessed are asked again, a bounded number of times.
+        """
+        found: dict[DocumentId, Document] = {}
+        unique = builtins.list(dict.fromkeys(ids))
+        for start in range(0, len(unique), _BATCH_KEYS):
+            keys = [items.document_key(i) for i in unique[start : start + _BATCH_KEYS]]
+            request: Mapping[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            for attempt in range(_BATCH_ATTEMPTS):
+                if attempt:
+                    time.sleep(0.05 * 2**attempt)
+                with aws_errors("DynamoDB BatchGetItem"):
+                    response = self._client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    document = items.document_from_item(item)
+                    found[document.id] = document
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise DependencyError("DynamoDB BatchGetItem kept leaving keys unprocessed")
+        return found
 
     def _partitions(
         self, attribute: str, state: ArchiveState | None

@@ -127,7 +127,10 @@ def build_runtime(settings: EnvSettings, needs: Needs, session: boto3.Session) -
         from adapters.dynamodb import DynamoDocumentRepository  # noqa: PLC0415
 
         documents = DynamoDocumentRepository(
-            dynamodb(), settings.require("documents_table"), shards=settings.list_shards
+            dynamodb(),
+            settings.require("documents_table"),
+            shards=settings.list_shards,
+            indexed_fields=settings.domain.indexed_fields,
         )
     if needs.users:
         from adapters.dynamodb import DynamoUserRepository  # noqa: PLC0415
