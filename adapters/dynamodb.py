@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from botocore.exceptions import ClientError
 
 from adapters import _dynamo_items as items
+from adapters._dynamo_reindex import IndexRegistry, reindex_batch
 from adapters._dynamo_search import plan_search, query_positions
 from adapters.aws import aws_errors, error_code
 from adapters.cursor import (
@@ -85,7 +86,7 @@ from kumocms.errors import (
 from kumocms.ids import DocumentId, UserId
 from kumocms.model import CopyJob, Document
 from kumocms.ports import Clock, DocumentPage
-from kumocms.search import IndexedFields, index_entries
+from kumocms.search import FieldType, IndexedFields, ReindexBatch, index_entries
 from kumocms.states import ArchiveState
 from kumocms.users import User
 
@@ -297,6 +298,7 @@ class DynamoDocumentRepository:
         self._table = table_name
         self._shards = shards
         self._fields = indexed_fields if indexed_fields is not None else IndexedFields()
+        self._registry = IndexRegistry(client, table_name, shards=shards)
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
 
@@ -524,6 +526,25 @@ class DynamoDocumentRepository:
         )
         merged = itertools.islice(heapq.merge(*found, key=items.sort_key), limit)
         return [items.document_from_item(item) for item in merged]
+
+    def index_ready(self, name: str, kind: FieldType) -> bool:
+        """Recorded ready in the registry item, or no document yet (cached per container)."""
+        return self._registry.ready(name, kind)
+
+    def reindex_batch(self, *, cursor: str | None, limit: int) -> ReindexBatch:
+        """One Scan page of documents, each given its entries if it did not change meanwhile."""
+        return reindex_batch(
+            self._client,
+            self._table,
+            fields=self._fields,
+            shards=self._shards,
+            cursor=cursor,
+            limit=limit,
+        )
+
+    def mark_ready(self, fields: IndexedFields) -> None:
+        """Record the fields ready in the registry item (nothing when the cache knows it)."""
+        self._registry.mark(fields)
 
     def add_copy(self, job: CopyJob) -> None:
         """Record a new copy job (one PutItem that refuses to overwrite)."""

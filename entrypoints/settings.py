@@ -31,22 +31,6 @@ def _int(environ: Mapping[str, str], name: str, default: int, *, minimum: int = 
     return value
 
 
-def _indexed_fields(environ: Mapping[str, str]) -> IndexedFields:
-    """INDEXED_FIELDS: a JSON object `{"name": "type"}` (§10); absent or empty declares none."""
-    raw = environ.get("INDEXED_FIELDS", "").strip()
-    if not raw:
-        return IndexedFields()
-    try:
-        declared = json.loads(raw)
-        if not isinstance(declared, dict):
-            raise TypeError("indexed fields must be a JSON object of name to type")
-        return IndexedFields(declared)
-    except (ValueError, TypeError) as error:
-        raise ConfigurationError(
-            f'INDEXED_FIELDS must be a JSON object {{"name": "type"}}: {error}'
-        ) from None
-
-
 def _direct_upload_limit(environ: Mapping[str, str], default: int) -> int:
     """DIRECT_UPLOAD_LIMIT: at most what fits a synchronous Lambda event in both body forms."""
     value = _int(environ, "DIRECT_UPLOAD_LIMIT", default)

@@ -1,4 +1,4 @@
-"""Use case: index the documents stored before a field was declared (`kumocms admin reindex`).
+"""Domain layer: index the documents stored before a field was declared (`kumocms admin reindex`).
 
 Writes keep the index current from the moment a field is declared; documents stored before
 that are visited here in batches. The run is resumable (each batch returns the cursor of the

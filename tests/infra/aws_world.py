@@ -69,6 +69,8 @@ OPTIONAL_VALUES = {
     "COPY_CONCURRENCY": "2",
     "COPY_MAX_ATTEMPTS": "3",
     "COPY_STALL_SECONDS": "900",
+    # §10: every writer keeps the metadata index current; documents_read searches it.
+    "INDEXED_FIELDS": '{"project": "string", "year": "number"}',
 }
 
 

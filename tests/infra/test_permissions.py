@@ -147,6 +147,10 @@ def _dynamodb_grants(call: Call, _world: World) -> set[Grant] | None:
         return {("dynamodb:Query", resource)}
     if call.operation in DYNAMODB_ITEM_ACTIONS:
         return {(DYNAMODB_ITEM_ACTIONS[call.operation], _table(params["TableName"]))}
+    if call.operation == "BatchGetItem":
+        return {("dynamodb:BatchGetItem", _table(name)) for name in params["RequestItems"]}
+    if call.operation == "Scan":
+        return {("dynamodb:Scan", _table(params["TableName"]))}
     return None
 
 
@@ -196,7 +200,7 @@ def _upload(world: World, content: bytes = SMALL, **fields: Any) -> dict[str, An
         "file_name": "notes.txt",
         "content_type": "text/plain",
         "content": base64.b64encode(content).decode(),
-        "metadata": {"project": "kumo"},
+        "metadata": {"project": "kumo", "year": 2026},
         **fields,
     }
     return world.doc(world.http("POST", "/documents", key="editor", json_body=body, expect=201))
@@ -313,6 +317,10 @@ def documents_scenario(world: World, consumer: str) -> None:
     doc_id = first["document_id"]
     world.http("GET", "/documents", key="reader")
     world.http("GET", "/documents", key="reader", query={"state": "active", "limit": "1"})
+    # Searches (§10): an equality, a range, and plain filters on the listing.
+    world.http("GET", "/documents", key="reader", query={"meta.project": "kumo"})
+    world.http("GET", "/documents", key="reader", query={"meta.year.min": "2000"})
+    world.http("GET", "/documents", key="reader", query={"content_type": "text/plain"})
     world.http("GET", f"/documents/{doc_id}", key="reader")
     world.http("GET", f"/documents/{doc_id}/content", key="reader")
     world.http("GET", f"/documents/{doc_id}/content", key="reader", query={"redirect": "false"})

@@ -5,14 +5,14 @@
 data "aws_iam_policy_document" "function_documents_read" {
   statement {
     sid       = "Documents"
-    actions   = ["dynamodb:GetItem"]
+    actions   = ["dynamodb:BatchGetItem", "dynamodb:GetItem"]
     resources = [local.iam_resources["documents_table"]]
   }
 
   statement {
     sid       = "ListDocuments"
     actions   = ["dynamodb:Query"]
-    resources = [local.iam_resources["documents_table/index/by_created"], local.iam_resources["documents_table/index/by_state"]]
+    resources = [local.iam_resources["documents_table/index/by_created"], local.iam_resources["documents_table/index/by_field_range"], local.iam_resources["documents_table/index/by_field_value"], local.iam_resources["documents_table/index/by_state"]]
   }
 
   statement {
@@ -34,6 +34,12 @@ data "aws_iam_policy_document" "function_documents_write" {
     sid       = "Documents"
     actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]
     resources = [local.iam_resources["documents_table"]]
+  }
+
+  statement {
+    sid       = "IndexRegistry"
+    actions   = ["dynamodb:Query"]
+    resources = [local.iam_resources["documents_table/index/by_created"]]
   }
 
   statement {
@@ -146,7 +152,7 @@ data "aws_iam_policy_document" "function_authorizer" {
 data "aws_iam_policy_document" "function_ingest" {
   statement {
     sid       = "Documents"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]
     resources = [local.iam_resources["documents_table"]]
   }
 
@@ -191,7 +197,7 @@ data "aws_iam_policy_document" "function_ingest" {
 data "aws_iam_policy_document" "function_dlq_retry" {
   statement {
     sid       = "Documents"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]
     resources = [local.iam_resources["documents_table"]]
   }
 
