@@ -31,6 +31,18 @@ resource "aws_dynamodb_table" "documents" {
     name = "pending_sk"
     type = "S"
   }
+  attribute {
+    name = "fv_pk"
+    type = "S"
+  }
+  attribute {
+    name = "fr_pk"
+    type = "S"
+  }
+  attribute {
+    name = "fr_sk"
+    type = "S"
+  }
 
   global_secondary_index {
     name            = "by_created"
@@ -49,6 +61,19 @@ resource "aws_dynamodb_table" "documents" {
     hash_key        = "pending_pk"
     range_key       = "pending_sk"
     projection_type = "ALL"
+  }
+  # Index entries of declared metadata fields (§10); a hit is re-read from the document.
+  global_secondary_index {
+    name            = "by_field_value"
+    hash_key        = "fv_pk"
+    range_key       = "sk"
+    projection_type = "KEYS_ONLY"
+  }
+  global_secondary_index {
+    name            = "by_field_range"
+    hash_key        = "fr_pk"
+    range_key       = "fr_sk"
+    projection_type = "KEYS_ONLY"
   }
 
   # A stream (off by default) is where replicas, an outbox or search indexing attach.
