@@ -333,7 +333,8 @@ class DynamoDocumentRepository:
                     return None
                 return AlreadyExistsError(f"document {document.id} already exists")
 
-            self._transact_document(writes, refused, busy=refused(None))
+            busy = AlreadyExistsError(f"document {document.id} is being added")
+            self._transact_document(writes, refused, busy=busy)
             return
         with aws_errors("DynamoDB PutItem"):
             try:
