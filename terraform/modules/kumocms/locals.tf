@@ -106,11 +106,13 @@ locals {
 
   # ---- IAM resource names used by permissions.json --------------------------------------------
   iam_resources = {
-    bucket                             = aws_s3_bucket.documents.arn
-    bucket_objects                     = "${aws_s3_bucket.documents.arn}/*"
-    documents_table                    = aws_dynamodb_table.documents.arn
-    "documents_table/index/by_created" = "${aws_dynamodb_table.documents.arn}/index/by_created"
-    "documents_table/index/by_state"   = "${aws_dynamodb_table.documents.arn}/index/by_state"
+    bucket                                 = aws_s3_bucket.documents.arn
+    bucket_objects                         = "${aws_s3_bucket.documents.arn}/*"
+    documents_table                        = aws_dynamodb_table.documents.arn
+    "documents_table/index/by_created"     = "${aws_dynamodb_table.documents.arn}/index/by_created"
+    "documents_table/index/by_state"       = "${aws_dynamodb_table.documents.arn}/index/by_state"
+    "documents_table/index/by_field_value" = "${aws_dynamodb_table.documents.arn}/index/by_field_value"
+    "documents_table/index/by_field_range" = "${aws_dynamodb_table.documents.arn}/index/by_field_range"
     "documents_table/index/by_pending_deadline" = (
       "${aws_dynamodb_table.documents.arn}/index/by_pending_deadline"
     )
