@@ -92,7 +92,7 @@ class IndexRegistry:
         return ready, int(item[_REVISION]["N"])
 
     def _write(self, ready: Mapping[str, FieldType], revision: int | None) -> bool:
-        item = {
+        item: dict[str, Any] = {
             items.PK: {"S": REGISTRY_KEY},
             _READY: {"M": {name: {"S": kind.value} for name, kind in ready.items()}},
             _REVISION: {"N": str((revision or 0) + 1)},
