@@ -21,6 +21,13 @@ Documents table — hash key `pk` (S), no range key, TTL attribute `expires_at`.
   same sparse `by_pending_deadline` index finds stalled copies in their own partitions.
   A checkpoint is one TransactWriteItems: a ConditionCheck that the document is still in the
   job's state with the job's copy id, and a Put conditional on the stored job's copy id.
+- Index entry of a declared metadata field (§10), one per document and field with a value:
+  `pk = "IDX#<ULID>#<field>"`, `sk = doc = "<ULID>"`, `fv_pk = "<field>#<shard>#<encoded>"`
+  (GSI `by_field_value`, sort `sk`: equality, newest first) and for number and date fields
+  `fr_pk = "<field>#<shard>"`, `fr_sk = "<encoded>#<inverted ULID>"` (GSI `by_field_range`:
+  by value, then newest first); both KEYS_ONLY, since a hit is re-read from the document.
+  With fields declared, add/save/remove are one TransactWriteItems: the document's
+  conditional write first, a Put of each entry it has and a Delete of each it has not.
 - Idempotency record: `pk = "IDEM#<scope>"`, `fingerprint`, `status` (N, absent while the
   request is in flight), `body`, `headers` (M), `expires_at` (TTL, epoch seconds).
 

@@ -112,6 +112,8 @@ def test_table_specs_describe_the_designed_keys_and_indexes(dynamodb: Any) -> No
         "by_created": (["list_pk", "sk"], "ALL"),
         "by_state": (["state_pk", "sk"], "ALL"),
         "by_pending_deadline": (["pending_pk", "pending_sk"], "ALL"),
+        "by_field_value": (["fv_pk", "sk"], "KEYS_ONLY"),
+        "by_field_range": (["fr_pk", "fr_sk"], "KEYS_ONLY"),
     }
     users = users_table_spec("x")
     assert [i["IndexName"] for i in users["GlobalSecondaryIndexes"]] == ["by_kind"]
