@@ -204,7 +204,9 @@ def encode_number(number: Decimal) -> str:
         return "1"
     sign, digits, _ = number.normalize().as_tuple()
     mantissa = "".join(map(str, digits))
-    exponent = number.adjusted() + _EXPONENT_OFFSET
+    # Stored numbers stay within DynamoDB's exponents (-130..125); a filter bound beyond
+    # ±4,999 is clamped, which keeps it above (or below) every stored value.
+    exponent = min(max(number.adjusted() + _EXPONENT_OFFSET, 0), 9999)
     if not sign:
         return f"2{exponent:04d}{mantissa}"
     flipped = "".join(str(9 - int(d)) for d in mantissa)
