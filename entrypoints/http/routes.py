@@ -150,7 +150,15 @@ COMPLETE = ObjectSpec(
             items=ObjectSpec(
                 properties={
                     "part_number": Prop(type="integer", required=True, minimum=1, maximum=10_000),
-                    "etag": Prop(type="string", required=True, min_length=1, max_length=128),
+                    # S3's ETags are quoted hex (with -N for multipart): visible ASCII only,
+                    # so control characters get a 400, not a failed S3 request (a 503).
+                    "etag": Prop(
+                        type="string",
+                        required=True,
+                        min_length=1,
+                        max_length=128,
+                        pattern="^[!-~]+$",
+                    ),
                 }
             ),
         )

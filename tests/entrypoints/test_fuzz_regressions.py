@@ -68,3 +68,22 @@ def test_form_metadata_must_be_a_json_object_part(api: Api) -> None:
     form = schema["multipart/form-data"]
     assert form["schema"]["properties"]["metadata"]["type"] == "object"
     assert form["encoding"] == {"metadata": {"contentType": "application/json"}}
+
+
+def test_a_part_etag_with_control_characters_is_a_400_not_a_503(api: Api) -> None:
+    # schemathesis (seed 20261128, stateful) sent "\u0005\u008e…" as an ETag; S3 refused the
+    # request and the API answered 503.
+    started = api(
+        "POST",
+        "/documents",
+        json_body={"file_name": "big.bin", "size": 200 * 1024 * 1024},
+    )
+    assert started.status == 201, started.body
+    doc = started.json["document_id"]
+    reply = api(
+        "POST",
+        f"/documents/{doc}/uploads/complete",
+        json_body={"parts": [{"etag": "\u0005\u008e\U0007e60d\u00bf", "part_number": 1}]},
+    )
+    assert reply.status == 400, reply.body
+    assert reply.json["code"] == "validation_failed"

@@ -113,7 +113,7 @@ run "lost_events_and_table_throttles_alarm" {
 
   assert {
     condition = (
-      length([for query in aws_cloudwatch_metric_alarm.dynamodb_throttles["documents"].metric_query : query if length(query.metric) > 0]) == 8 &&
+      length([for query in aws_cloudwatch_metric_alarm.dynamodb_throttles["documents"].metric_query : query if length(query.metric) > 0]) == 12 &&
       length([for query in aws_cloudwatch_metric_alarm.dynamodb_throttles["users"].metric_query : query if length(query.metric) > 0]) == 4 &&
       [for query in aws_cloudwatch_metric_alarm.dynamodb_throttles["documents"].metric_query : one(query.metric).dimensions if query.id == "w_by_created"] == [tomap({ TableName = aws_dynamodb_table.documents.name, GlobalSecondaryIndexName = "by_created" })]
     )
