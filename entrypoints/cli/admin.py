@@ -86,7 +86,14 @@ def _add_reindex(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -
     reindex.add_argument(
         "--batch", type=int, default=100, metavar="N", help="documents per step (default: 100)"
     )
-    reindex.add_argument("--shards", type=int, default=16, metavar="N", help=argparse.SUPPRESS)
+    reindex.add_argument(
+        "--shards",
+        type=int,
+        default=16,
+        metavar="N",
+        help="the deployment's list_shards (LIST_SHARDS; default: 16): entries must land in "
+        "the shards its functions read",
+    )
     reindex.add_argument("--region", help="the AWS region (default: boto3's configuration)")
     reindex.add_argument(
         "--endpoint-url", metavar="URL", help="a DynamoDB endpoint (an emulator, a VPC endpoint)"
@@ -123,6 +130,8 @@ def _run_reindex(args: argparse.Namespace) -> int:
         raise CliError(f"--field: {error}") from None
     if args.batch < 1:
         raise CliError("--batch must be at least 1")
+    if not 1 <= args.shards <= 100:  # DynamoDocumentRepository's range
+        raise CliError("--shards must be from 1 to 100")
     seen = 0
     cursor = args.resume
 
