@@ -26,7 +26,7 @@ from kumocms.ids import DocumentId, UserId
 from kumocms.jsonvalue import JsonObject, JsonValue
 from kumocms.model import CopyJob, Document
 from kumocms.rules import MAX_NUMBER_DIGITS, normalize_metadata
-from kumocms.search import range_position
+from kumocms.search import IndexedFields, index_entries, range_position
 from kumocms.states import ArchiveState
 from kumocms.users import User
 
@@ -343,6 +343,26 @@ def entry_to_item(
         plain[FR_PK] = range_partition(field, shard)
         plain[FR_SK] = range_position(encoded, document_id.value)
     return _serialize(plain)
+
+
+def entry_writes(
+    table: str, document: Document, fields: IndexedFields, *, shards: int, deletes: bool
+) -> list[dict[str, Any]]:
+    """Transaction writes of `document`'s index entries: a Put of each it has.
+
+    With `deletes`, also a Delete of each declared field's entry it has no value for (a
+    missing entry is a no-op).
+    """
+    entries = index_entries(document, fields)
+    writes: list[dict[str, Any]] = []
+    for name, kind in fields.fields.items():
+        encoded = entries.get(name)
+        if encoded is not None:
+            item = entry_to_item(document.id, name, encoded, ranged=kind.ranged, shards=shards)
+            writes.append({"Put": {"TableName": table, "Item": item}})
+        elif deletes:
+            writes.append({"Delete": {"TableName": table, "Key": entry_key(document.id, name)}})
+    return writes
 
 
 def hit_document(item: Mapping[str, Any]) -> DocumentId:

@@ -186,7 +186,6 @@ def _write_entries(
     fields: IndexedFields,
     shards: int,
 ) -> None:
-    entries = index_entries(document, fields)
     writes: list[dict[str, Any]] = [
         {
             "ConditionCheck": {
@@ -196,18 +195,9 @@ def _write_entries(
                 "ExpressionAttributeNames": {"#v": items.VERSION},
                 "ExpressionAttributeValues": {":v": items.number_value(document.version)},
             }
-        }
+        },
+        *items.entry_writes(table, document, fields, shards=shards, deletes=True),
     ]
-    for name, kind in fields.fields.items():
-        if name in entries:
-            item = items.entry_to_item(
-                document.id, name, entries[name], ranged=kind.ranged, shards=shards
-            )
-            writes.append({"Put": {"TableName": table, "Item": item}})
-        else:
-            writes.append(
-                {"Delete": {"TableName": table, "Key": items.entry_key(document.id, name)}}
-            )
     with aws_errors("DynamoDB TransactWriteItems"):
         try:
             client.transact_write_items(

@@ -93,7 +93,7 @@ from kumocms.errors import (
 from kumocms.ids import DocumentId, UserId
 from kumocms.model import CopyJob, Document
 from kumocms.ports import Clock, DocumentPage
-from kumocms.search import FieldType, IndexedFields, ReindexBatch, index_entries
+from kumocms.search import FieldType, IndexedFields, ReindexBatch
 from kumocms.states import ArchiveState
 from kumocms.users import User
 
@@ -674,19 +674,9 @@ class DynamoDocumentRepository:
 
     def _entry_writes(self, document: Document, *, deletes: bool) -> builtins.list[dict[str, Any]]:
         """A Put of each index entry of `document`; with `deletes`, a Delete of the others."""
-        entries = index_entries(document, self._fields)
-        writes: builtins.list[dict[str, Any]] = []
-        for name, kind in self._fields.fields.items():
-            encoded = entries.get(name)
-            if encoded is not None:
-                item = items.entry_to_item(
-                    document.id, name, encoded, ranged=kind.ranged, shards=self._shards
-                )
-                writes.append({"Put": {"TableName": self._table, "Item": item}})
-            elif deletes:
-                key = items.entry_key(document.id, name)
-                writes.append({"Delete": {"TableName": self._table, "Key": key}})
-        return writes
+        return items.entry_writes(
+            self._table, document, self._fields, shards=self._shards, deletes=deletes
+        )
 
     def _transact_document(
         self,
