@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from entrypoints.cli.errors import CliError
 from entrypoints.cli.options import Commands, add_group
@@ -112,7 +113,6 @@ def _declared(pairs: list[str]) -> dict[str, str]:
 
 
 def _run_reindex(args: argparse.Namespace) -> int:
-    import boto3  # noqa: PLC0415
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     from entrypoints.bootstrap import Needs, build_runtime  # noqa: PLC0415
@@ -143,11 +143,7 @@ def _run_reindex(args: argparse.Namespace) -> int:
         sys.stderr.flush()
 
     try:
-        session = boto3.Session(region_name=args.region)
-        if session.get_credentials() is None:
-            raise CliError("no AWS credentials found; admin reindex writes to DynamoDB directly")
-        if session.region_name is None:
-            raise CliError("admin reindex failed: no AWS region; pass --region or set AWS_REGION")
+        session = _aws_session(args.region, command="reindex")
         settings = EnvSettings(
             region=session.region_name,
             documents_table=args.documents_table,
@@ -185,7 +181,6 @@ def _stopped(message: str, cursor: str | None) -> str:
 def _run_bootstrap(args: argparse.Namespace) -> int:
     # boto3 and the adapters load only for this command: the API commands never need them.
     import attrs  # noqa: PLC0415
-    import boto3  # noqa: PLC0415
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     from adapters.memory import RecordingEventBus  # noqa: PLC0415
@@ -198,14 +193,7 @@ def _run_bootstrap(args: argparse.Namespace) -> int:
 
     configure_logging("WARNING", stream=sys.stderr)  # stdout is the user's JSON alone
     try:
-        session = boto3.Session(region_name=args.region)
-        if session.get_credentials() is None:
-            raise CliError(
-                "no AWS credentials found (environment, ~/.aws or an instance role); "
-                "admin bootstrap writes to DynamoDB directly"
-            )
-        if session.region_name is None:
-            raise CliError("admin bootstrap failed: no AWS region; pass --region or set AWS_REGION")
+        session = _aws_session(args.region, command="bootstrap")
         settings = EnvSettings(
             region=session.region_name,
             users_table=args.users_table,
@@ -231,3 +219,18 @@ def _run_bootstrap(args: argparse.Namespace) -> int:
     out_json(user_json(issued.user, api_key=issued.api_key))
     note("store the API key now: it is shown only this once")
     return 0
+
+
+def _aws_session(region: str | None, *, command: str) -> Any:
+    """boto3's default session with credentials and a region, or a one-line CliError."""
+    import boto3  # noqa: PLC0415 - only the admin commands load boto3
+
+    session = boto3.Session(region_name=region)
+    if session.get_credentials() is None:
+        raise CliError(
+            "no AWS credentials found (environment, ~/.aws or an instance role); "
+            f"admin {command} writes to DynamoDB directly"
+        )
+    if session.region_name is None:
+        raise CliError(f"admin {command} failed: no AWS region; pass --region or set AWS_REGION")
+    return session
