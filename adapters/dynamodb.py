@@ -159,6 +159,10 @@ def documents_table_spec(name: str) -> CreateTableInputTypeDef:
                 items.FV_PK,
                 items.FR_PK,
                 items.FR_SK,
+                items.TRASH_PK,
+                items.TRASH_SK,
+                items.PRUNE_PK,
+                items.PRUNE_SK,
             ),
             "GlobalSecondaryIndexes": [
                 _index(items.BY_CREATED, items.LIST_PK, items.SK),
@@ -167,6 +171,9 @@ def documents_table_spec(name: str) -> CreateTableInputTypeDef:
                 # A hit is re-read from the document item, so the key is all an entry needs.
                 _index(items.BY_FIELD_VALUE, items.FV_PK, items.SK, "KEYS_ONLY"),
                 _index(items.BY_FIELD_RANGE, items.FR_PK, items.FR_SK, "KEYS_ONLY"),
+                # §11: the trash, newest deletion first; revisions due for pruning (sparse).
+                _index(items.BY_TRASH, items.TRASH_PK, items.TRASH_SK),
+                _index(items.BY_PRUNE, items.PRUNE_PK, items.PRUNE_SK, "KEYS_ONLY"),
             ],
         },
     )
@@ -186,8 +193,28 @@ def users_table_spec(name: str) -> CreateTableInputTypeDef:
     )
 
 
+def history_table_spec(name: str) -> CreateTableInputTypeDef:
+    """CreateTable parameters of the history table (TTL on `expires_at` is set separately).
+
+    Hash key `pk` = the document's ULID, range key `sk` = `<at ISO-8601 UTC>#<version>#<n>`:
+    one Query reads a document's entries newest first, consistently.
+    """
+    return cast(
+        "CreateTableInputTypeDef",
+        {
+            "TableName": name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [
+                {"AttributeName": items.PK, "KeyType": "HASH"},
+                {"AttributeName": items.SK, "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": _string_attributes(items.PK, items.SK),
+        },
+    )
+
+
 TTL_ATTRIBUTE = items.EXPIRES_AT
-"""The attribute both tables' time-to-live setting names."""
+"""The attribute every table's time-to-live setting names."""
 
 
 # ---- shared helpers -------------------------------------------------------------------------

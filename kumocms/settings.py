@@ -12,6 +12,11 @@ from kumocms.search import IndexedFields
 MiB = 1024**2
 
 
+def _not_negative(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, timedelta) or value < timedelta(0):
+        raise ValueError(f"{attribute.name} must not be negative")
+
+
 def _positive(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if isinstance(value, timedelta):
         ok = value > timedelta(0)
@@ -65,3 +70,11 @@ class Settings:
     indexed_fields: IndexedFields = attrs.field(factory=IndexedFields)
     """Metadata fields declared as indexed (§10): a schema for the values requests set, and
     what `GET /documents` can filter on."""
+    trash_retention: timedelta = attrs.field(default=timedelta(days=30), validator=_not_negative)
+    """A trashed document is purged by reconcile this long after its deletion (0: next run)."""
+    max_revisions: int = attrs.field(default=20, validator=_positive)
+    """Revisions kept whatever their age (with the younger ones, whichever keeps more)."""
+    revision_retention: timedelta = attrs.field(default=timedelta(days=90), validator=_not_negative)
+    """Revisions younger than this are kept whatever their number."""
+    history_retention: timedelta = attrs.field(default=timedelta(days=400), validator=_positive)
+    """History entries outlive their document's purge (or expiry) by this long."""
