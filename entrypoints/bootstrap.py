@@ -72,6 +72,8 @@ class Needs:
             names.append("bucket")
         if self.documents or self.idempotency:
             names.append("documents_table")
+        if self.documents:
+            names.append("history_table")
         if self.users:
             names.append("users_table")
         if self.events:

@@ -20,9 +20,14 @@ TUNING_VARIABLES = (
     "LIST_SHARDS",
     "PRESIGN_TTL_SECONDS",
     "INDEXED_FIELDS",
+    "TRASH_DAYS",
+    "MAX_REVISIONS",
+    "REVISION_DAYS",
+    "HISTORY_RETENTION_DAYS",
 )
 """Optional variables every function reads (defaults apply when absent); every writer of
-documents keeps the index of INDEXED_FIELDS current."""
+documents keeps the index of INDEXED_FIELDS current, and the retention of §11 (trash,
+revisions, history) decides the sparse keys every document write maintains."""
 HTTP_VARIABLES = (*TUNING_VARIABLES, "CORS_ALLOWED_ORIGINS", "RESTORE_POLL_SECONDS")
 """Optional variables of the HTTP functions (CORS headers; Retry-After of running restores)."""
 UPLOAD_VARIABLES = (

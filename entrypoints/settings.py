@@ -47,6 +47,12 @@ def _seconds(environ: Mapping[str, str], name: str, default: timedelta) -> timed
     return timedelta(seconds=_int(environ, name, int(default.total_seconds())))
 
 
+def _days(
+    environ: Mapping[str, str], name: str, default: timedelta, *, minimum: int = 0
+) -> timedelta:
+    return timedelta(days=_int(environ, name, default.days, minimum=minimum))
+
+
 def _optional(environ: Mapping[str, str], name: str) -> str | None:
     value = environ.get(name, "").strip()
     return value or None
@@ -89,6 +95,7 @@ def _namespace(environ: Mapping[str, str]) -> str:
 VARIABLES = {
     "documents_table": "DOCUMENTS_TABLE",
     "users_table": "USERS_TABLE",
+    "history_table": "HISTORY_TABLE",
     "bucket": "S3_BUCKET",
     "event_bus": "EVENT_BUS_NAME",
     "ingest_queue_url": "INGEST_QUEUE_URL",
@@ -107,6 +114,7 @@ class EnvSettings:
     region: str
     documents_table: str | None = None
     users_table: str | None = None
+    history_table: str | None = None
     bucket: str | None = None
     event_bus: str | None = None
     ingest_queue_url: str | None = None
@@ -160,6 +168,12 @@ class EnvSettings:
                 copy_stall=_seconds(environ, "COPY_STALL_SECONDS", defaults.copy_stall),
                 copy_max_attempts=_int(environ, "COPY_MAX_ATTEMPTS", defaults.copy_max_attempts),
                 indexed_fields=_indexed_fields(environ),
+                trash_retention=_days(environ, "TRASH_DAYS", defaults.trash_retention),
+                max_revisions=_int(environ, "MAX_REVISIONS", defaults.max_revisions),
+                revision_retention=_days(environ, "REVISION_DAYS", defaults.revision_retention),
+                history_retention=_days(
+                    environ, "HISTORY_RETENTION_DAYS", defaults.history_retention, minimum=1
+                ),
                 restore_poll_interval=(
                     _seconds(environ, "RESTORE_POLL_SECONDS", timedelta(seconds=60))
                     if _optional(environ, "RESTORE_POLL_SECONDS")
@@ -177,6 +191,7 @@ class EnvSettings:
             region=region,
             documents_table=_optional(environ, "DOCUMENTS_TABLE"),
             users_table=_optional(environ, "USERS_TABLE"),
+            history_table=_optional(environ, "HISTORY_TABLE"),
             bucket=_optional(environ, "S3_BUCKET"),
             event_bus=_optional(environ, "EVENT_BUS_NAME"),
             ingest_queue_url=_optional(environ, "INGEST_QUEUE_URL"),
