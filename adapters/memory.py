@@ -56,10 +56,13 @@ from kumocms.model import (
     CopyJob,
     Document,
     PartRange,
+    RevisionPolicy,
     StoredContent,
     UploadMode,
     restore_expiry,
+    trash_position,
 )
+from kumocms.history import HistoryEntry, HistoryPage, position
 from kumocms.ports import (
     CompletedPart,
     DocumentPage,
@@ -700,8 +703,15 @@ def _b64_sha256(hex_digest: str) -> str:
 class InMemoryDocumentRepository:
     """Documents in a dict, with version-conditional writes and newest-first cursors."""
 
-    def __init__(self, indexed_fields: IndexedFields | None = None) -> None:
+    def __init__(
+        self,
+        indexed_fields: IndexedFields | None = None,
+        *,
+        retention: RevisionPolicy | None = None,
+    ) -> None:
         self._fields = indexed_fields if indexed_fields is not None else IndexedFields()
+        self._retention = retention or RevisionPolicy()
+        self._history: dict[DocumentId, builtins.list[HistoryEntry]] = {}
         self._ready: dict[str, FieldType] = {}
         """Fields recorded as complete (an empty table makes any field ready at once)."""
         self._items: dict[DocumentId, Document] = {}
@@ -717,8 +727,8 @@ class InMemoryDocumentRepository:
             raise DocumentNotFoundError(f"document {document_id} not found")
         return document
 
-    def add(self, document: Document) -> None:
-        """Store a new document."""
+    def add(self, document: Document, *, history: Sequence[HistoryEntry] = ()) -> None:
+        """Store a new document and its history entries."""
         self._check()
         with self._lock:
             current = self._items.get(document.id)
@@ -727,22 +737,109 @@ class InMemoryDocumentRepository:
             if current is not None:
                 raise AlreadyExistsError(f"document {document.id} already exists")
             self._items[document.id] = document
+            self._append(history)
 
-    def save(self, document: Document, *, expected_version: int) -> None:
-        """Replace the document if it still has `expected_version`."""
+    def save(
+        self,
+        document: Document,
+        *,
+        expected_version: int,
+        history: Sequence[HistoryEntry] = (),
+    ) -> None:
+        """Replace the document if it still has `expected_version`, with its entries."""
         self._check()
         with self._lock:
             if self._items.get(document.id) == document:
                 return
             self._expect(document.id, expected_version)
             self._items[document.id] = document
+            self._append(history)
 
-    def remove(self, document_id: DocumentId, *, expected_version: int) -> None:
-        """Delete the document if it still has `expected_version`."""
+    def remove(
+        self,
+        document_id: DocumentId,
+        *,
+        expected_version: int,
+        history: Sequence[HistoryEntry] = (),
+    ) -> None:
+        """Delete the document if it still has `expected_version`, with its entries."""
         self._check()
         with self._lock:
             self._expect(document_id, expected_version)
             del self._items[document_id]
+            self._append(history)
+
+    def list_trash(self, *, limit: int, cursor: str | None) -> DocumentPage:
+        """Trashed documents, newest deletion first."""
+        self._check()
+        after = None if cursor is None else decode_position(cursor, scope="trash")
+        with self._lock:
+            trashed = [(trash_position(d), d) for d in self._items.values() if d.trash]
+        trashed.sort(key=lambda entry: entry[0], reverse=True)
+        if after is not None:
+            trashed = [entry for entry in trashed if entry[0] < after]
+        page = trashed[:limit]
+        more = len(trashed) > limit
+        next_cursor = encode_position(page[-1][0], scope="trash") if more and page else None
+        return DocumentPage(items=tuple(d for _, d in page), next_cursor=next_cursor)
+
+    def history(
+        self, document_id: DocumentId, *, now: datetime, limit: int, cursor: str | None
+    ) -> HistoryPage:
+        """The document's live entries, newest first."""
+        self._check()
+        scope = f"history:{document_id.value}"
+        after = None if cursor is None else decode_position(cursor, scope=scope)
+        with self._lock:
+            entries = [
+                (position(entry), entry)
+                for entry in self._history.get(document_id, [])
+                if entry.expires_at is None or entry.expires_at > now
+            ]
+        entries.sort(key=lambda item: item[0], reverse=True)
+        if after is not None:
+            entries = [item for item in entries if item[0] < after]
+        page = entries[:limit]
+        more = len(entries) > limit
+        next_cursor = encode_position(page[-1][0], scope=scope) if more and page else None
+        return HistoryPage(items=tuple(e for _, e in page), next_cursor=next_cursor)
+
+    def expire_history(self, document_id: DocumentId, *, expires_at: datetime) -> None:
+        """Give every entry of the document an expiry."""
+        self._check()
+        with self._lock:
+            self._history[document_id] = [
+                attrs.evolve(entry, expires_at=entry.expires_at or expires_at)
+                for entry in self._history.get(document_id, [])
+            ]
+
+    def find_purgeable(self, now: datetime, *, limit: int) -> builtins.list[Document]:
+        """Trashed documents without a hold whose purge time has come, oldest first."""
+        self._check()
+        with self._lock:
+            due = [d for d in self._items.values() if d.purge_at is not None and d.purge_at <= now]
+        due.sort(key=lambda d: (d.purge_at or now, d.id))
+        return due[:limit]
+
+    def find_prunable(self, now: datetime, *, limit: int) -> builtins.list[Document]:
+        """Documents whose retention says some revisions may go now, oldest due first."""
+        self._check()
+        with self._lock:
+            due = [
+                (when, d)
+                for d in self._items.values()
+                if (when := self._retention.due(d)) is not None and when <= now
+            ]
+        due.sort(key=lambda item: (item[0], item[1].id))
+        return [d for _, d in due[:limit]]
+
+    def entries(self, document_id: DocumentId) -> builtins.list[HistoryEntry]:
+        """Every stored entry of a document, oldest first, expired ones included (tests)."""
+        return sorted(self._history.get(document_id, []), key=position)
+
+    def _append(self, history: Sequence[HistoryEntry]) -> None:
+        for entry in history:
+            self._history.setdefault(entry.document_id, []).append(entry)
 
     def list(self, *, limit: int, cursor: str | None, state: ArchiveState | None) -> DocumentPage:
         """Newest first."""
@@ -753,7 +850,9 @@ class InMemoryDocumentRepository:
             (
                 d
                 for d in self._items.values()
-                if (state is None or d.state is state) and (after is None or d.id < after)
+                if d.trash is None
+                and (state is None or d.state is state)
+                and (after is None or d.id < after)
             ),
             key=lambda d: d.id,
             reverse=True,
@@ -1110,7 +1209,9 @@ def in_memory_ports(*, settings: Settings | None = None, clock: ManualClock | No
     settings = settings or Settings()
     return Ports(
         blobs=InMemoryBlobStore(clock),
-        documents=InMemoryDocumentRepository(settings.indexed_fields),
+        documents=InMemoryDocumentRepository(
+            settings.indexed_fields, retention=RevisionPolicy.of(settings)
+        ),
         users=InMemoryUserRepository(),
         events=RecordingEventBus(),
         clock=clock,

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     # Only annotations name these: a function that never touches documents (the authorizer,
     # the users function) does not build the document model by importing the ports.
     from kumocms.events import DomainEvent
+    from kumocms.history import HistoryEntry, HistoryPage
     from kumocms.ids import DocumentId, UserId
     from kumocms.jsonvalue import JsonObject
     from kumocms.keys import ContentRef
@@ -214,7 +215,44 @@ class BlobStore(Protocol):
         ...
 
     def delete(self, document_id: DocumentId, revisions: Iterable[int], *, sidecar: bool) -> None:
-        """Delete content revisions (and the sidecar) in one request; missing ones are fine."""
+        """Delete content revisions (and the sidecar) by key (legacy: hides versioned objects)."""
+        ...
+
+    def delete_key(self, ref: ContentRef) -> None:
+        """Delete every version of exactly this revision's key, by VersionId.
+
+        For rejected and abandoned uploads and pruned revisions; a missing key is fine.
+
+        Raises:
+            DependencyError: storage refused a delete (a held version) or failed.
+        """
+        ...
+
+    def purge(self, document_id: DocumentId) -> None:
+        """Delete every version under the document's folder (revisions, sidecar) by VersionId.
+
+        Raises:
+            DependencyError: storage refused a delete (a held version) or failed.
+        """
+        ...
+
+    def copy_revision(self, source: ContentRef, *, source_version: str, target: ContentRef) -> str:
+        """Copy one version of a revision onto another revision's key; return the new version.
+
+        STANDARD, one request (the caller keeps it under CopyObject's 5 GiB).
+        """
+        ...
+
+    def set_legal_hold(self, ref: ContentRef, version_id: str, *, on: bool) -> None:
+        """Place or lift an Object Lock legal hold on one object version."""
+        ...
+
+    def legal_hold(self, ref: ContentRef, version_id: str) -> bool:
+        """Whether that object version carries a legal hold."""
+        ...
+
+    def tag_noncurrent(self, ref: ContentRef, version_id: str) -> None:
+        """Tag a superseded revision's object version for the lifecycle rule."""
         ...
 
     # -- resumable copies of a revision onto its own key (the transfer worker) ------------
@@ -228,7 +266,13 @@ class BlobStore(Protocol):
         ...
 
     def copy_part(
-        self, ref: ContentRef, *, copy_upload: str, source_version: str, part: PartRange
+        self,
+        ref: ContentRef,
+        *,
+        copy_upload: str,
+        source_version: str,
+        part: PartRange,
+        source: ContentRef | None = None,
     ) -> CopiedPart:
         """Copy one byte range of version `source_version` into the open copy (one request).
 
@@ -245,6 +289,7 @@ class BlobStore(Protocol):
         copy_upload: str,
         source_version: str,
         parts: Sequence[CopiedPart],
+        source: ContentRef | None = None,
     ) -> str:
         """Assemble the copied parts as the key's new current version and return its id.
 
@@ -292,16 +337,26 @@ class DocumentRepository(Protocol):
         """
         ...
 
-    def add(self, document: Document) -> None:
-        """Store a new document (adding an identical document again changes nothing).
+    def add(self, document: Document, *, history: Sequence[HistoryEntry] = ()) -> None:
+        """Store a new document and its history entries, atomically.
+
+        Adding an identical document again changes nothing.
 
         Raises:
             AlreadyExistsError: the id is taken by another document.
         """
         ...
 
-    def save(self, document: Document, *, expected_version: int) -> None:
-        """Replace the stored document if it still has `expected_version`.
+    def save(
+        self,
+        document: Document,
+        *,
+        expected_version: int,
+        history: Sequence[HistoryEntry] = (),
+    ) -> None:
+        """Replace the stored document if it still has `expected_version`, with its history.
+
+        The change's history entries are written in the same transaction.
 
         Storing a document that is already stored exactly changes nothing (a retried write whose
         first attempt landed).
@@ -312,8 +367,14 @@ class DocumentRepository(Protocol):
         """
         ...
 
-    def remove(self, document_id: DocumentId, *, expected_version: int) -> None:
-        """Delete the document if it still has `expected_version`.
+    def remove(
+        self,
+        document_id: DocumentId,
+        *,
+        expected_version: int,
+        history: Sequence[HistoryEntry] = (),
+    ) -> None:
+        """Delete the document if it still has `expected_version`, writing `history` with it.
 
         Raises:
             VersionConflictError: another write got there first.
@@ -327,6 +388,36 @@ class DocumentRepository(Protocol):
         Raises:
             InvalidCursorError: the cursor was not made by this repository.
         """
+        ...
+
+    def list_trash(self, *, limit: int, cursor: str | None) -> DocumentPage:
+        """Trashed documents, newest deletion first.
+
+        Raises:
+            InvalidCursorError: the cursor was not made by this repository's trash listing.
+        """
+        ...
+
+    def history(
+        self, document_id: DocumentId, *, now: datetime, limit: int, cursor: str | None
+    ) -> HistoryPage:
+        """The document's history entries newest first (expired entries are not returned).
+
+        Raises:
+            InvalidCursorError: the cursor was not made by this repository for this document.
+        """
+        ...
+
+    def expire_history(self, document_id: DocumentId, *, expires_at: datetime) -> None:
+        """Make every entry of a document that is gone expire at `expires_at`."""
+        ...
+
+    def find_purgeable(self, now: datetime, *, limit: int) -> Sequence[Document]:
+        """Trashed documents without a hold whose trash time is over (sparse index)."""
+        ...
+
+    def find_prunable(self, now: datetime, *, limit: int) -> Sequence[Document]:
+        """Documents with revisions the retention rule may now delete (sparse index)."""
         ...
 
     def search(self, query: DocumentFilter, *, limit: int, cursor: str | None) -> DocumentPage:
