@@ -578,8 +578,8 @@ def test_request_counts_of_small_operations(store: S3BlobStore, counter: Request
     assert counter.log == ["CreateMultipartUpload", "AbortMultipartUpload"]
 
     with counter.measure():
-        store.abort_upload(REF, upload_id=None)
-    assert counter.log == ["DeleteObject"]
+        store.abort_upload(REF, upload_id=None)  # nothing arrived: nothing to delete
+    assert counter.log == ["ListObjectVersions"]
 
     with counter.measure():
         store.delete(DOC, [], sidecar=False)
@@ -833,8 +833,28 @@ def test_abort_of_a_finished_upload_deletes_the_object(
     stubber.add_client_error(
         "abort_multipart_upload", service_error_code="NoSuchUpload", http_status_code=404
     )
+    key = content_key(REF)
     stubber.add_response(
-        "delete_object", {}, {"Bucket": "kumocms-secret-bucket", "Key": content_key(REF)}
+        "list_object_versions",
+        {
+            "Versions": [
+                {"Key": key, "VersionId": "v2"},
+                {"Key": f"{key}0", "VersionId": "other"},  # revision 10 shares the prefix
+            ],
+            "DeleteMarkers": [{"Key": key, "VersionId": "m1"}],
+        },
+        {"Bucket": "kumocms-secret-bucket", "Prefix": key},
+    )
+    stubber.add_response(
+        "delete_objects",
+        {},
+        {
+            "Bucket": "kumocms-secret-bucket",
+            "Delete": {
+                "Objects": [{"Key": key, "VersionId": "v2"}, {"Key": key, "VersionId": "m1"}],
+                "Quiet": True,
+            },
+        },
     )
 
     store.abort_upload(REF, upload_id="gone")
