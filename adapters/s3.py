@@ -502,20 +502,25 @@ class S3BlobStore:
         parts: Sequence[CopiedPart],
         source: ContentRef | None = None,
     ) -> str:
-        """Check the source is still current (one HEAD), then CompleteMultipartUpload.
+        """Check the copy may complete (one HEAD, or one ListParts), then complete it.
 
         S3 cannot make the completion conditional on another version being current, and
         emulators ignore `x-amz-copy-source-if-match`, so the check is ours. When another
         version is current, ListParts tells a source that moved (the upload is still open)
         from our own earlier completion (the upload is gone). A copy from another key
-        (`source`) read an immutable old version: no HEAD, no check.
+        (`source`) read an immutable old version, so only ListParts is asked: completing
+        a completed upload again can succeed (moto answers with the same object), and a
+        redelivered run must learn that it completed already.
 
         Raises:
             CopyCancelledError: the upload was aborted or completed (NoSuchUpload).
             SourceChangedError: without `source`, the upload is open and the key's current
                 version is not `source_version`.
         """
-        if source is None and self.current_version(ref) != source_version:
+        if source is not None:
+            if not self.copy_open(ref, copy_upload=copy_upload):
+                raise CopyCancelledError("the copy's multipart upload is gone")
+        elif self.current_version(ref) != source_version:
             if not self.copy_open(ref, copy_upload=copy_upload):
                 raise CopyCancelledError("the copy's multipart upload is gone")
             raise SourceChangedError("the object's current version is not the copy's source")
