@@ -172,7 +172,11 @@ class BlobStore(Protocol):
         ...
 
     def abort_upload(self, ref: ContentRef, *, upload_id: str | None) -> None:
-        """Give up an upload: abort the multipart upload and delete the object if it arrived."""
+        """Give up an upload: abort the multipart upload, or delete every version of the key.
+
+        Raises:
+            DependencyError: storage failed or refused a delete (a version under legal hold).
+        """
         ...
 
     def inspect(self, ref: ContentRef) -> ObjectInfo | None:
@@ -276,6 +280,8 @@ class BlobStore(Protocol):
     ) -> CopiedPart:
         """Copy one byte range of version `source_version` into the open copy (one request).
 
+        The bytes come from `source`'s key when given, from the copy's own key otherwise.
+
         Raises:
             CopyCancelledError: the copy was aborted or completed.
             DependencyError: storage failed (the source version is gone or not readable).
@@ -293,11 +299,15 @@ class BlobStore(Protocol):
     ) -> str:
         """Assemble the copied parts as the key's new current version and return its id.
 
+        With `source` (a copy from another revision's key) there is nothing to check: the
+        source version is immutable, whatever is current on either key.
+
         Raises:
             CopyCancelledError: the copy was aborted or completed already (checked first: a
                 run that died right after completing finds its own version current).
-            SourceChangedError: the copy is still open but the key's current version is no
-                longer `source_version` (nothing is completed; the caller aborts).
+            SourceChangedError: without `source`, the copy is still open but the key's
+                current version is no longer `source_version` (nothing is completed; the
+                caller aborts).
         """
         ...
 
@@ -310,7 +320,78 @@ class BlobStore(Protocol):
         ...
 
     def delete_version(self, ref: ContentRef, version_id: str) -> None:
-        """Delete exactly one version of the revision's object (a missing one is fine)."""
+        """Delete exactly one version of the revision's object (a missing one is fine).
+
+        Raises:
+            DependencyError: storage failed or refused (the version is under legal hold);
+                nothing changed.
+        """
+        ...
+
+    # -- nothing is lost: revisions, trash and legal hold --------------------------------
+
+    def copy_revision(self, source: ContentRef, *, source_version: str, target: ContentRef) -> str:
+        """Copy one version of a revision onto another revision's key in STANDARD.
+
+        One request, so for objects under 5 GiB (larger ones go through the transfer
+        worker's multipart copy with `source`). The content type is kept; the copy starts
+        without tags and without a hold. Returns the new object's version id.
+
+        Raises:
+            DependencyError: the source version is missing or archived, or storage failed.
+        """
+        ...
+
+    def tag_noncurrent(self, ref: ContentRef, version_id: str) -> None:
+        """Tag a superseded version `kumocms-revision=noncurrent` (lifecycle moves it).
+
+        Raises:
+            DependencyError: the version is missing or storage failed.
+        """
+        ...
+
+    def tags(self, ref: ContentRef, version_id: str) -> dict[str, str]:
+        """The tags of one version.
+
+        Raises:
+            DependencyError: the version is missing or storage failed.
+        """
+        ...
+
+    def set_legal_hold(self, ref: ContentRef, version_id: str, *, on: bool) -> None:
+        """Put a legal hold on one version, or lift it (setting the same state is fine).
+
+        Raises:
+            DependencyError: the version is missing or storage failed.
+        """
+        ...
+
+    def legal_hold(self, ref: ContentRef, version_id: str) -> bool:
+        """Whether one version is under legal hold.
+
+        Raises:
+            DependencyError: the version is missing or storage failed.
+        """
+        ...
+
+    def delete_key(self, ref: ContentRef) -> None:
+        """Delete every version and delete marker of the revision's key (none is fine).
+
+        For uploads that were rejected or abandoned: nothing of them is worth keeping.
+
+        Raises:
+            DependencyError: storage failed, or refused some versions (under legal hold);
+                the others are deleted.
+        """
+        ...
+
+    def purge(self, document_id: DocumentId) -> None:
+        """Delete every version and delete marker of the document: revisions and sidecar.
+
+        Raises:
+            DependencyError: storage failed, or refused some versions (under legal hold);
+                the others are deleted.
+        """
         ...
 
     def write_sidecar(self, document_id: DocumentId, metadata: JsonObject) -> None:
