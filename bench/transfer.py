@@ -83,10 +83,16 @@ class SimulatedS3(InMemoryBlobStore):
         return super().start_copy(ref, storage_class=storage_class, content_type=content_type)
 
     def copy_part(
-        self, ref: ContentRef, *, copy_upload: str, source_version: str, part: PartRange
+        self,
+        ref: ContentRef,
+        *,
+        copy_upload: str,
+        source_version: str,
+        part: PartRange,
+        source: ContentRef | None = None,
     ) -> CopiedPart:
         """One UploadPartCopy: latency plus the part's bytes at the throughput."""
-        del ref, source_version
+        del ref, source_version, source
         if copy_upload not in self.open_uploads():
             raise CopyCancelledError("NoSuchUpload")
         self.largest_request = max(self.largest_request, part.size)
@@ -101,9 +107,10 @@ class SimulatedS3(InMemoryBlobStore):
         copy_upload: str,
         source_version: str,
         parts: Sequence[CopiedPart],
+        source: ContentRef | None = None,
     ) -> str:
         """The source check and CompleteMultipartUpload; the object becomes GLACIER."""
-        del source_version, parts
+        del source_version, parts, source
         self._wait(REQUEST_LATENCY * 2)  # the source check (HEAD) and the completion
         key = content_key(ref)
         self.abort_copy(ref, copy_upload=copy_upload)

@@ -222,43 +222,6 @@ class BlobStore(Protocol):
         """Delete content revisions (and the sidecar) by key (legacy: hides versioned objects)."""
         ...
 
-    def delete_key(self, ref: ContentRef) -> None:
-        """Delete every version of exactly this revision's key, by VersionId.
-
-        For rejected and abandoned uploads and pruned revisions; a missing key is fine.
-
-        Raises:
-            DependencyError: storage refused a delete (a held version) or failed.
-        """
-        ...
-
-    def purge(self, document_id: DocumentId) -> None:
-        """Delete every version under the document's folder (revisions, sidecar) by VersionId.
-
-        Raises:
-            DependencyError: storage refused a delete (a held version) or failed.
-        """
-        ...
-
-    def copy_revision(self, source: ContentRef, *, source_version: str, target: ContentRef) -> str:
-        """Copy one version of a revision onto another revision's key; return the new version.
-
-        STANDARD, one request (the caller keeps it under CopyObject's 5 GiB).
-        """
-        ...
-
-    def set_legal_hold(self, ref: ContentRef, version_id: str, *, on: bool) -> None:
-        """Place or lift an Object Lock legal hold on one object version."""
-        ...
-
-    def legal_hold(self, ref: ContentRef, version_id: str) -> bool:
-        """Whether that object version carries a legal hold."""
-        ...
-
-    def tag_noncurrent(self, ref: ContentRef, version_id: str) -> None:
-        """Tag a superseded revision's object version for the lifecycle rule."""
-        ...
-
     # -- resumable copies of a revision onto its own key (the transfer worker) ------------
 
     def current_version(self, ref: ContentRef) -> str | None:

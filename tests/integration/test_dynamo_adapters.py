@@ -114,6 +114,8 @@ def test_table_specs_describe_the_designed_keys_and_indexes(dynamodb: Any) -> No
         "by_pending_deadline": (["pending_pk", "pending_sk"], "ALL"),
         "by_field_value": (["fv_pk", "sk"], "KEYS_ONLY"),
         "by_field_range": (["fr_pk", "fr_sk"], "KEYS_ONLY"),
+        "by_trash": (["trash_pk", "trash_sk"], "ALL"),
+        "by_prune": (["prune_pk", "prune_sk"], "KEYS_ONLY"),
     }
     users = users_table_spec("x")
     assert [i["IndexName"] for i in users["GlobalSecondaryIndexes"]] == ["by_kind"]

@@ -173,7 +173,7 @@ def test_readers_cannot_write(world: World) -> None:
         delete_document(world.ports, world.reader, DeleteDocument(document_id=doc.id))
 
 
-def test_direct_replace_swaps_content_and_deletes_the_old_revision(world: World) -> None:
+def test_direct_replace_swaps_content_and_keeps_the_old_revision(world: World) -> None:
     doc = world.upload_direct(b"old", file_name="v1.txt").document
     view = replace_document(
         world.ports,
@@ -188,7 +188,8 @@ def test_direct_replace_swaps_content_and_deletes_the_old_revision(world: World)
     assert new.revision == 2
     assert new.file_name == "v2.txt"
     assert new.sha256 == hashlib.sha256(b"new!").hexdigest()
-    assert content_key(ContentRef(doc.id, 1)) not in world.blobs.objects
+    assert world.blobs.objects[content_key(ContentRef(doc.id, 1))].data == b"old"
+    assert [r.number for r in new.kept_revisions] == [1, 2]
     assert view.download is not None
     assert world.blobs.client_get(view.download.url) == b"new!"
     world.deliver()
@@ -218,7 +219,8 @@ def test_presigned_replace_keeps_old_content_readable_until_confirmed(world: Wor
     assert replaced.file_name == "v2.bin"
     assert replaced.revision == 2
     assert world.blobs.client_get(get_content(world.ports, world.reader, doc.id).url) == b"newer!"
-    assert content_key(ContentRef(doc.id, 1)) not in world.blobs.objects
+    assert world.blobs.objects[content_key(ContentRef(doc.id, 1))].data == b"old"
+    assert replaced.revision_number == 2
     assert world.bus.names()[-2:] == ["DocumentReplaceStarted", "DocumentReplaced"]
 
 
@@ -305,15 +307,21 @@ def test_second_presigned_replace_supersedes_the_first(world: World) -> None:
     assert final.file_name == "b"
     assert world.blobs.client_get(get_content(world.ports, world.reader, doc.id).url) == b"2222"
     leftover = {k for k in world.blobs.objects if k.startswith(sidecar_key(doc.id)[:32])}
-    assert leftover == {sidecar_key(doc.id), content_key(ContentRef(doc.id, final.revision or 0))}
+    kept = {content_key(ContentRef(doc.id, r.key)) for r in final.kept_revisions}
+    assert leftover == {sidecar_key(doc.id), *kept}
+    assert [r.number for r in final.kept_revisions] == [1, 2]  # consecutive, keys 1 and 3
 
 
-def test_delete_removes_record_content_and_sidecar(world: World) -> None:
+def test_delete_trashes_the_document_and_keeps_content_and_sidecar(world: World) -> None:
     doc = world.upload_direct(b"x").document
     delete_document(world.ports, world.editor, DeleteDocument(document_id=doc.id))
     with pytest.raises(DocumentNotFoundError):
         get_document(world.ports, world.reader, doc.id)
-    assert not [k for k in world.blobs.objects if doc.id.value.lower() in k]
+    assert world.repo.get(doc.id).trash is not None
+    assert {k for k in world.blobs.objects if doc.id.value.lower() in k} == {
+        content_key(ContentRef(doc.id, 1)),
+        sidecar_key(doc.id),
+    }
     assert world.bus.names()[-1] == "DocumentDeleted"
 
 
@@ -349,7 +357,7 @@ def test_conflicts_are_retried_then_reported(world: World) -> None:
         def __getattr__(self, name: str) -> object:
             return getattr(self.inner, name)
 
-        def save(self, document: object, *, expected_version: int) -> None:
+        def save(self, document: object, *, expected_version: int, history: object = ()) -> None:
             from kumocms.errors import VersionConflictError
 
             self.saves += 1

@@ -123,6 +123,8 @@ def test_the_table_lets_archiving_end_only_archived_back_active_or_deleted() -> 
         Action.FAIL_COPY: ArchiveState.ACTIVE,
         Action.CANCEL_COPY: ArchiveState.ACTIVE,
         Action.DELETE: ArchiveState.ARCHIVING,
+        Action.SET_LEGAL_HOLD: ArchiveState.ARCHIVING,
+        Action.RECORD_HOLDS: ArchiveState.ARCHIVING,
     }
     assert TRANSITIONS[Action.START_ARCHIVE] == {ArchiveState.ACTIVE: ArchiveState.ARCHIVING}
     for action in (Action.REPLACE, Action.REQUEST_RESTORE, Action.ARCHIVE, Action.MAKE_PERMANENT):
@@ -221,16 +223,18 @@ def test_a_small_archive_still_copies_within_the_request() -> None:
     assert _queue(world).pending() == ()
 
 
-def test_delete_cancels_the_copy(big: World) -> None:
+def test_delete_cancels_the_copy_and_trashes_the_document_as_active(big: World) -> None:
     doc = big.upload_direct(CONTENT).document
     _archive(big, doc.id)
     delete_document(big.ports, big.editor, DeleteDocument(document_id=doc.id))
     assert big.blobs.open_uploads() == []
     assert big.repo.get_copy(doc.id) is None
     assert _work(big) == [CopyOutcome.UNKNOWN]
-    with pytest.raises(DocumentNotFoundError):
-        big.repo.get(doc.id)
-    assert content_key(ContentRef(doc.id, 1)) not in big.blobs.objects
+    trashed = big.repo.get(doc.id)
+    assert trashed.trash is not None
+    assert trashed.state is ArchiveState.ACTIVE
+    assert trashed.copy is None
+    assert _current(big, doc.id).data == CONTENT  # the trash keeps the content
     assert big.bus.names()[-2:] == ["DocumentCopyCancelled", "DocumentDeleted"]
 
 
@@ -270,9 +274,10 @@ class _RacingBlobStore(InMemoryBlobStore):
         copy_upload: str,
         source_version: str,
         parts: Sequence[CopiedPart],
+        source: ContentRef | None = None,
     ) -> str:
         version = super().complete_copy(
-            ref, copy_upload=copy_upload, source_version=source_version, parts=parts
+            ref, copy_upload=copy_upload, source_version=source_version, parts=parts, source=source
         )
         assert callable(self.racer)
         self.racer()
