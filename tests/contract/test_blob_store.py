@@ -547,6 +547,19 @@ def test_delete_can_keep_the_sidecar(driver: Driver) -> None:
     assert driver.store.read_sidecar(DOC) == {}
 
 
+def test_delete_by_key_leaves_the_bytes_readable_by_version(driver: Driver) -> None:
+    # A plain delete in the versioned bucket is a delete marker, not a destruction: only
+    # delete_version, delete_key and purge destroy content.
+    data = b"still here"
+    version = driver.store.store(ref(), data, content_type="text/plain", sha256=sha256_hex(data))
+    assert version is not None
+
+    driver.store.delete(DOC, [1], sidecar=False)
+
+    assert driver.store.current_version(ref()) is None
+    assert driver.read_version(ref(), version) == data
+
+
 def test_sidecar_round_trip_keeps_numbers_exact(driver: Driver) -> None:
     metadata = normalize_metadata(
         {
