@@ -59,19 +59,6 @@ run "the_history_table_keeps_an_audit_trail" {
   }
 }
 
-run "the_history_table_uses_the_customer_managed_key" {
-  command = plan
-
-  variables {
-    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000"
-  }
-
-  assert {
-    condition     = aws_dynamodb_table.history.server_side_encryption[0].kms_key_arn == var.kms_key_arn
-    error_message = "With a key the history table uses it."
-  }
-}
-
 run "the_trash_and_prune_indexes" {
   command = plan
 
