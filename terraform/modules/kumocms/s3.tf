@@ -116,6 +116,7 @@ resource "aws_s3_bucket_cors_configuration" "documents" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "documents" {
+  #checkov:skip=CKV_AWS_300:The first rule aborts incomplete multipart uploads for the whole bucket (abort_incomplete_multipart_days); the optional revision-transition rule filters by tag, and S3 refuses AbortIncompleteMultipartUpload in a rule with a tag filter.
   bucket = aws_s3_bucket.documents.id
 
   rule {
