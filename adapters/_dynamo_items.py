@@ -24,7 +24,8 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from kumocms.ids import DocumentId, UserId
 from kumocms.jsonvalue import JsonObject, JsonValue
-from kumocms.model import CopyJob, Document
+from kumocms.history import HistoryEntry, position
+from kumocms.model import CopyJob, Document, RevisionPolicy, trash_position
 from kumocms.rules import MAX_NUMBER_DIGITS, normalize_metadata
 from kumocms.search import IndexedFields, index_entries, range_position
 from kumocms.states import ArchiveState
@@ -81,6 +82,9 @@ _COPY = "COPY#"
 _COPYING = "COPYING#"
 COPY_ID: Final = "copy_id"
 _IDX = "IDX#"
+_TRASH = "TRASH#"
+_PURGE = "PURGE#"
+_PRUNE = "PRUNE#"
 _IDEM = "IDEM#"
 _USER = "USER#"
 _KEY = "KEY#"
@@ -267,19 +271,63 @@ def document_key(document_id: DocumentId) -> Item:
     return {PK: _s(f"{_DOC}{document_id.value}")}
 
 
-def document_to_item(document: Document, *, shards: int) -> Item:
-    """The whole item of a document, index keys included."""
+def document_to_item(
+    document: Document, *, shards: int, retention: RevisionPolicy | None = None
+) -> Item:
+    """The whole item of a document, index keys included.
+
+    A trashed document leaves the listing indexes (`by_created`, `by_state`) for `by_trash`,
+    and sits in `by_pending_deadline` under `PURGE#<shard>` at its purge time unless a hold
+    keeps it; a document with revisions retention may prune sits in `by_prune` at the time
+    the first of them becomes prunable.
+    """
     plain = cast("dict[str, object]", _converter.unstructure(document, Document))
     shard = shard_of(document.id, shards)
     plain[PK] = f"{_DOC}{document.id.value}"
-    plain[LIST_PK] = list_partition(shard)
-    plain[STATE_PK] = state_partition(document.state, shard)
+    if document.trash is None:
+        plain[LIST_PK] = list_partition(shard)
+        plain[STATE_PK] = state_partition(document.state, shard)
+    else:
+        plain[TRASH_PK] = f"{_TRASH}{shard:02d}"
+        plain[TRASH_SK] = trash_position(document)
+        if document.purge_at is not None:
+            plain[PENDING_PK] = purge_partition(shard)
+            plain[PENDING_SK] = f"{iso(document.purge_at)}#{document.id.value}"
+    due = (retention or RevisionPolicy()).due(document)
+    if due is not None:
+        plain[PRUNE_PK] = prune_partition(shard)
+        plain[PRUNE_SK] = f"{iso(due)}#{document.id.value}"
     if document.pending is not None:
         plain[PENDING_PK] = pending_partition(shard)
         plain[PENDING_SK] = f"{iso(document.pending.expires_at)}#{document.id.value}"
         if document.state is ArchiveState.PENDING:
             plain[EXPIRES_AT] = epoch_seconds(document.pending.expires_at + PENDING_BACKSTOP)
     return _serialize(plain)
+
+
+def trash_partition(shard: int) -> str:
+    """`by_trash` partition key of a shard."""
+    return f"{_TRASH}{shard:02d}"
+
+
+def purge_partition(shard: int) -> str:
+    """`by_pending_deadline` partition of a shard's trashed documents (by purge time)."""
+    return f"{_PURGE}{shard:02d}"
+
+
+def prune_partition(shard: int) -> str:
+    """`by_prune` partition key of a shard."""
+    return f"{_PRUNE}{shard:02d}"
+
+
+def trash_key(item: Mapping[str, Any]) -> str:
+    """The `trash_sk` of a trashed document's item."""
+    return str(item[TRASH_SK]["S"])
+
+
+def prune_key(item: Mapping[str, Any]) -> str:
+    """The `prune_sk` of an item in `by_prune`."""
+    return str(item[PRUNE_SK]["S"])
 
 
 def document_from_item(item: Mapping[str, Any]) -> Document:
@@ -397,6 +445,49 @@ def version_of(item: Mapping[str, Any]) -> int:
 def health_key() -> Item:
     """A key no item has: reading it costs one cheap request."""
     return {PK: _s(_HEALTH)}
+
+
+# ---- history (its own table) ---------------------------------------------------------------
+
+
+def history_to_item(entry: HistoryEntry) -> Item:
+    """A history entry: `pk` = the document's ULID, `sk` = its position (time order)."""
+    plain: dict[str, object] = {
+        PK: entry.document_id.value,
+        SK: position(entry),
+        "event": entry.event,
+        "at": iso(entry.at),
+        "actor": _converter.unstructure(entry.actor),
+        VERSION: entry.version,
+        "details": _metadata_out(entry.details),
+        "sequence": entry.sequence,
+    }
+    if entry.expires_at is not None:
+        plain[EXPIRES_AT] = epoch_seconds(entry.expires_at)
+    return _serialize(plain)
+
+
+def history_from_item(item: Mapping[str, Any]) -> HistoryEntry:
+    """The history entry an item holds."""
+    from kumocms.users import Actor  # noqa: PLC0415 - only history reads need it
+
+    plain = _deserialize(item)
+    expires = plain.get(EXPIRES_AT)
+    return HistoryEntry(
+        document_id=DocumentId.parse(plain[PK]),
+        event=plain["event"],
+        at=parse_iso(plain["at"]),
+        actor=_converter.structure(plain["actor"], Actor),
+        version=int(plain[VERSION]),
+        details=normalize_metadata(plain["details"]),
+        sequence=int(plain["sequence"]),
+        expires_at=None if expires is None else datetime.fromtimestamp(int(expires), UTC),
+    )
+
+
+def history_key(item: Mapping[str, Any]) -> Item:
+    """The primary key of a history item."""
+    return {PK: item[PK], SK: item[SK]}
 
 
 # ---- users ----------------------------------------------------------------------------------

@@ -67,6 +67,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+import attrs
 from botocore.exceptions import ClientError
 
 from adapters import _dynamo_items as items
@@ -91,7 +92,8 @@ from kumocms.errors import (
     VersionConflictError,
 )
 from kumocms.ids import DocumentId, UserId
-from kumocms.model import CopyJob, Document
+from kumocms.history import HistoryEntry, HistoryPage, position
+from kumocms.model import CopyJob, Document, RevisionPolicy
 from kumocms.ports import Clock, DocumentPage
 from kumocms.search import FieldType, IndexedFields, ReindexBatch
 from kumocms.states import ArchiveState
@@ -119,6 +121,9 @@ _CONDITION_FAILED = "ConditionalCheckFailedException"
 _TRANSACTION_CANCELLED = "TransactionCanceledException"
 _BATCH_KEYS = 100
 """BatchGetItem reads at most 100 keys per request."""
+_BATCH_WRITES = 25
+"""BatchWriteItem writes at most 25 items per request."""
+_TRASH_SCOPE = "trash"
 _BATCH_ATTEMPTS = 5
 """Requests per batch while DynamoDB leaves keys unprocessed (throttling), with backoff."""
 
@@ -325,11 +330,15 @@ class DynamoDocumentRepository:
         *,
         shards: int = DEFAULT_SHARDS,
         indexed_fields: IndexedFields | None = None,
+        history_table: str | None = None,
+        retention: RevisionPolicy | None = None,
     ) -> None:
         if not 1 <= shards <= MAX_SHARDS:
             raise ValueError(f"shards must be from 1 to {MAX_SHARDS}")
         self._client = client
         self._table = table_name
+        self._history_table = history_table
+        self._retention = retention or RevisionPolicy()
         self._shards = shards
         self._fields = indexed_fields if indexed_fields is not None else IndexedFields()
         self._registry = IndexRegistry(client, table_name, shards=shards)
@@ -348,19 +357,25 @@ class DynamoDocumentRepository:
             raise DocumentNotFoundError(f"document {document_id} not found")
         return items.document_from_item(item)
 
-    def add(self, document: Document) -> None:
+    def add(self, document: Document, *, history: Sequence[HistoryEntry] = ()) -> None:
         """Store a new document (one PutItem that refuses to overwrite).
 
-        With declared fields, one TransactWriteItems: the same Put and one Put per entry.
+        With declared fields or history entries, one TransactWriteItems: the same Put, one
+        Put per index entry and one Put per history entry (in the history table).
         """
-        if self._fields:
+        item = self._item(document)
+        if self._fields or history:
             put = {
                 "TableName": self._table,
-                "Item": items.document_to_item(document, shards=self._shards),
+                "Item": item,
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 **_IF_NEW,
             }
-            writes = [{"Put": put}, *self._entry_writes(document, deletes=False)]
+            writes = [
+                {"Put": put},
+                *self._entry_writes(document, deletes=False),
+                *self._history_writes(history),
+            ]
 
             def refused(old: Mapping[str, Any] | None) -> Exception | None:
                 if old is not None and items.document_from_item(old) == document:
@@ -374,7 +389,7 @@ class DynamoDocumentRepository:
             try:
                 self._client.put_item(
                     TableName=self._table,
-                    Item=items.document_to_item(document, shards=self._shards),
+                    Item=item,
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                     **_IF_NEW,
                 )
@@ -385,20 +400,28 @@ class DynamoDocumentRepository:
                     return
                 raise AlreadyExistsError(f"document {document.id} already exists") from None
 
-    def save(self, document: Document, *, expected_version: int) -> None:
+    def save(
+        self,
+        document: Document,
+        *,
+        expected_version: int,
+        history: Sequence[HistoryEntry] = (),
+    ) -> None:
         """Replace the document if it still has `expected_version` (one PutItem).
 
-        With declared fields, one TransactWriteItems: the same conditional Put, a Put of each
-        entry the document has and a Delete of each declared field's entry it has not (no read
-        of the old document is needed; deleting a missing entry is a no-op).
+        With declared fields or history entries, one TransactWriteItems: the same conditional
+        Put, a Put of each index entry the document has and a Delete of each declared field's
+        entry it has not (no read of the old document is needed; deleting a missing entry is
+        a no-op), and a Put of each history entry.
         """
-        if self._fields:
-            put = {
-                "TableName": self._table,
-                "Item": items.document_to_item(document, shards=self._shards),
-                **_if_version(expected_version),
-            }
-            writes = [{"Put": put}, *self._entry_writes(document, deletes=True)]
+        item = self._item(document)
+        if self._fields or history:
+            put = {"TableName": self._table, "Item": item, **_if_version(expected_version)}
+            writes = [
+                {"Put": put},
+                *self._entry_writes(document, deletes=True),
+                *self._history_writes(history),
+            ]
 
             def stale(old: Mapping[str, Any] | None) -> Exception | None:
                 if old is not None and items.document_from_item(old) == document:
@@ -418,9 +441,7 @@ class DynamoDocumentRepository:
         with aws_errors("DynamoDB PutItem"):
             try:
                 self._client.put_item(
-                    TableName=self._table,
-                    Item=items.document_to_item(document, shards=self._shards),
-                    **_if_version(expected_version),
+                    TableName=self._table, Item=item, **_if_version(expected_version)
                 )
             except ClientError as error:
                 if error_code(error) != _CONDITION_FAILED:
@@ -429,12 +450,19 @@ class DynamoDocumentRepository:
                     return
                 raise _document_conflict(document.id, expected_version, error) from None
 
-    def remove(self, document_id: DocumentId, *, expected_version: int) -> None:
+    def remove(
+        self,
+        document_id: DocumentId,
+        *,
+        expected_version: int,
+        history: Sequence[HistoryEntry] = (),
+    ) -> None:
         """Delete the document if it still has `expected_version` (one DeleteItem).
 
-        With declared fields, one TransactWriteItems that deletes its entries too.
+        With declared fields or history entries, one TransactWriteItems that deletes its
+        index entries and writes the history entries too.
         """
-        if self._fields:
+        if self._fields or history:
             delete = {
                 "TableName": self._table,
                 "Key": items.document_key(document_id),
@@ -446,6 +474,7 @@ class DynamoDocumentRepository:
                     {"Delete": {"TableName": self._table, "Key": items.entry_key(document_id, n)}}
                     for n in self._fields.fields
                 ),
+                *self._history_writes(history),
             ]
 
             def stale(old: Mapping[str, Any] | None) -> Exception:
@@ -472,6 +501,124 @@ class DynamoDocumentRepository:
                 if error_code(error) != _CONDITION_FAILED:
                     raise
                 raise _document_conflict(document_id, expected_version, error) from None
+
+    def list_trash(self, *, limit: int, cursor: str | None) -> DocumentPage:
+        """Trashed documents, newest deletion first: one Query per shard of `by_trash`."""
+        after = None if cursor is None else decode_position(cursor, scope=_TRASH_SCOPE)
+        if limit < 1:
+            return DocumentPage(items=(), next_cursor=None)
+        partitions = [
+            (items.TRASH_PK, items.trash_partition(shard)) for shard in range(self._shards)
+        ]
+        bound = None if after is None else (items.TRASH_SK, "<", after)
+        found = self._query_all(
+            items.BY_TRASH, partitions, bound=bound, forward=False, want=limit + 1
+        )
+        merged = builtins.list(
+            itertools.islice(heapq.merge(*found, key=items.trash_key, reverse=True), limit + 1)
+        )
+        page = merged[:limit]
+        more = len(merged) > limit
+        next_cursor = encode_position(items.trash_key(page[-1]), scope=_TRASH_SCOPE)
+        return DocumentPage(
+            items=tuple(items.document_from_item(item) for item in page),
+            next_cursor=next_cursor if more else None,
+        )
+
+    def history(
+        self, document_id: DocumentId, *, now: datetime, limit: int, cursor: str | None
+    ) -> HistoryPage:
+        """The document's live entries newest first (consistent Queries of its partition).
+
+        Entries past their expiry are skipped even before TTL removes them.
+        """
+        scope = f"history:{document_id.value}"
+        after = None if cursor is None else decode_position(cursor, scope=scope)
+        if limit < 1:
+            return HistoryPage(items=(), next_cursor=None)
+        names = {"#pk": items.PK, "#sk": items.SK, "#expires": items.EXPIRES_AT}
+        values: dict[str, Any] = {
+            ":pk": items.string_value(document_id.value),
+            ":now": items.number_value(items.epoch_seconds(now)),
+        }
+        condition = "#pk = :pk"
+        if after is not None:
+            condition += " AND #sk < :after"
+            values[":after"] = items.string_value(after)
+        params: dict[str, Any] = {
+            "TableName": self._require_history(),
+            "KeyConditionExpression": condition,
+            "FilterExpression": "attribute_not_exists(#expires) OR #expires > :now",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+        }
+        found: builtins.list[dict[str, Any]] = []
+        while len(found) <= limit:
+            params["Limit"] = limit + 1 - len(found)
+            with aws_errors("DynamoDB Query"):
+                response = self._client.query(**params)
+            found.extend(response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if start is None:
+                break
+            params["ExclusiveStartKey"] = start
+        page = [items.history_from_item(item) for item in found[:limit]]
+        more = len(found) > limit
+        next_cursor = encode_position(position(page[-1]), scope=scope) if more else None
+        return HistoryPage(items=tuple(page), next_cursor=next_cursor)
+
+    def expire_history(self, document_id: DocumentId, *, expires_at: datetime) -> None:
+        """Give every entry without an expiry one: Queries of the partition, BatchWriteItem
+        puts of 25 entries each (unprocessed ones are sent again, a bounded number of times).
+        """
+        table = self._require_history()
+        params: dict[str, Any] = {
+            "TableName": table,
+            "KeyConditionExpression": "#pk = :pk",
+            "FilterExpression": "attribute_not_exists(#expires)",
+            "ExpressionAttributeNames": {"#pk": items.PK, "#expires": items.EXPIRES_AT},
+            "ExpressionAttributeValues": {":pk": items.string_value(document_id.value)},
+            "ConsistentRead": True,
+        }
+        while True:
+            with aws_errors("DynamoDB Query"):
+                response = self._client.query(**params)
+            entries = [items.history_from_item(item) for item in response.get("Items", [])]
+            expiring = [attrs.evolve(entry, expires_at=expires_at) for entry in entries]
+            for start in range(0, len(expiring), _BATCH_WRITES):
+                chunk = expiring[start : start + _BATCH_WRITES]
+                self._batch_put(table, [items.history_to_item(entry) for entry in chunk])
+            last = response.get("LastEvaluatedKey")
+            if last is None:
+                return
+            params["ExclusiveStartKey"] = last
+
+    def find_purgeable(self, now: datetime, *, limit: int) -> builtins.list[Document]:
+        """Trashed documents due for purge: one Query per shard of the deadline index."""
+        return [
+            items.document_from_item(item)
+            for item in self._due(items.purge_partition, now, limit=limit)
+        ]
+
+    def find_prunable(self, now: datetime, *, limit: int) -> builtins.list[Document]:
+        """Documents whose retention is due: one Query per shard of `by_prune` (KEYS_ONLY),
+        then one consistent BatchGetItem of the documents.
+        """
+        if limit < 1:
+            return []
+        found = self._query_all(
+            items.BY_PRUNE,
+            [(items.PRUNE_PK, items.prune_partition(shard)) for shard in range(self._shards)],
+            bound=(items.PRUNE_SK, "<", items.deadline_bound(now)),
+            forward=True,
+            want=limit,
+        )
+        due = builtins.list(itertools.islice(heapq.merge(*found, key=items.prune_key), limit))
+        ids = [items.hit_document(item) for item in due]
+        current = self._read_documents(ids)
+        return [current[i] for i in ids if i in current]
 
     def list(self, *, limit: int, cursor: str | None, state: ArchiveState | None) -> DocumentPage:
         """Newest first: one Query per shard, merged; `cursor` comes from a previous page."""
@@ -698,6 +845,32 @@ class DynamoDocumentRepository:
             executor.shutdown(wait=True)
 
     # -- internals ------------------------------------------------------------------------
+
+    def _item(self, document: Document) -> items.Item:
+        return items.document_to_item(document, shards=self._shards, retention=self._retention)
+
+    def _require_history(self) -> str:
+        if self._history_table is None:
+            raise DependencyError("no history table is configured")
+        return self._history_table
+
+    def _history_writes(self, history: Sequence[HistoryEntry]) -> builtins.list[dict[str, Any]]:
+        if not history:
+            return []
+        table = self._require_history()
+        return [{"Put": {"TableName": table, "Item": items.history_to_item(e)}} for e in history]
+
+    def _batch_put(self, table: str, puts: Sequence[items.Item]) -> None:
+        request: Mapping[str, Any] = {table: [{"PutRequest": {"Item": item}} for item in puts]}
+        for attempt in range(_BATCH_ATTEMPTS):
+            if attempt:
+                time.sleep(0.05 * 2**attempt)
+            with aws_errors("DynamoDB BatchWriteItem"):
+                response = self._client.batch_write_item(RequestItems=request)
+            request = response.get("UnprocessedItems") or {}
+            if not request:
+                return
+        raise DependencyError("DynamoDB BatchWriteItem kept leaving items unprocessed")
 
     def _entry_writes(self, document: Document, *, deletes: bool) -> builtins.list[dict[str, Any]]:
         """A Put of each index entry of `document`; with `deletes`, a Delete of the others."""

@@ -47,7 +47,14 @@ from kumocms.errors import (
 from kumocms.events import DomainEvent
 from kumocms.ids import DocumentId, UserId
 from kumocms.jsonvalue import JsonObject, dumps_json, loads_json
-from kumocms.keys import ContentRef, content_key, sidecar_key
+from kumocms.keys import (
+    NONCURRENT,
+    REVISION_TAG,
+    ContentRef,
+    content_key,
+    document_folder,
+    sidecar_key,
+)
 from kumocms.model import (
     MAX_PARTS,
     MIN_PART_SIZE,
@@ -56,10 +63,13 @@ from kumocms.model import (
     CopyJob,
     Document,
     PartRange,
+    RevisionPolicy,
     StoredContent,
     UploadMode,
     restore_expiry,
+    trash_position,
 )
+from kumocms.history import HistoryEntry, HistoryPage, position
 from kumocms.ports import (
     CompletedPart,
     DocumentPage,
@@ -209,6 +219,10 @@ class InMemoryBlobStore:
         self.objects: dict[str, _Object] = {}
         self.noncurrent: dict[str, list[_Object]] = {}
         """Older versions of each key, oldest first (the bucket is versioned)."""
+        self.held: set[tuple[str, str]] = set()
+        """(key, version id) of every version under legal hold (Object Lock)."""
+        self.version_tags: dict[tuple[str, str], dict[str, str]] = {}
+        """The tag set of each (key, version id) that has one."""
         self._uploads: dict[str, _Multipart] = {}
         self._events: list[StorageEvent] = []
         self._sequencer = itertools.count(1)
@@ -313,11 +327,11 @@ class InMemoryBlobStore:
         self._put(upload.key, _Object(b"".join(chunks), upload.content_type, None))
 
     def abort_upload(self, ref: ContentRef, *, upload_id: str | None) -> None:
-        """Drop the multipart upload and any object that arrived."""
+        """Drop the open multipart upload, or else every version of the key (like S3)."""
         self._call("abort_upload")
-        if upload_id is not None:
-            self._uploads.pop(upload_id, None)
-        self.objects.pop(content_key(ref), None)
+        if upload_id is not None and self._uploads.pop(upload_id, None) is not None:
+            return
+        self._delete_versions(content_key(ref))
 
     def inspect(self, ref: ContentRef) -> ObjectInfo | None:
         """What the bucket holds for `ref`."""
@@ -436,7 +450,13 @@ class InMemoryBlobStore:
         return upload_id
 
     def copy_part(
-        self, ref: ContentRef, *, copy_upload: str, source_version: str, part: PartRange
+        self,
+        ref: ContentRef,
+        *,
+        copy_upload: str,
+        source_version: str,
+        part: PartRange,
+        source: ContentRef | None = None,
     ) -> CopiedPart:
         """Copy bytes of one source version into the upload (like UploadPartCopy)."""
         self._call("copy_part")
@@ -444,14 +464,14 @@ class InMemoryBlobStore:
         upload = self._uploads.get(copy_upload)
         if upload is None or upload.key != key:
             raise CopyCancelledError("NoSuchUpload")
-        source = self.version(key, source_version)
-        if source is None:
+        copied = self.version(content_key(source or ref), source_version)
+        if copied is None:
             raise DependencyError("NoSuchVersion")
-        if not self._readable(source):
+        if not self._readable(copied):
             raise DependencyError("InvalidObjectState")
-        if part.last >= len(source.data) or not 1 <= part.number <= MAX_PARTS:
+        if part.last >= len(copied.data) or not 1 <= part.number <= MAX_PARTS:
             raise DependencyError("InvalidRange")
-        data = source.data[part.first : part.last + 1]
+        data = copied.data[part.first : part.last + 1]
         upload.parts[part.number] = data
         return CopiedPart(number=part.number, etag=_etag(data))
 
@@ -462,15 +482,19 @@ class InMemoryBlobStore:
         copy_upload: str,
         source_version: str,
         parts: Sequence[CopiedPart],
+        source: ContentRef | None = None,
     ) -> str:
-        """Assemble the parts as the key's new current version (refused if the source moved)."""
+        """Assemble the parts as the key's new current version (refused if the source moved).
+
+        A copy from another key (`source`) read an immutable version: nothing to check.
+        """
         self._call("complete_copy")
         key = content_key(ref)
         upload = self._uploads.get(copy_upload)
         if upload is None or upload.key != key:
             raise CopyCancelledError("NoSuchUpload")
         current = self.objects.get(key)
-        if current is None or current.version_id != source_version:
+        if source is None and (current is None or current.version_id != source_version):
             raise SourceChangedError("the object's current version is not the copy's source")
         chunks = []
         for index, part in enumerate(parts):
@@ -501,9 +525,16 @@ class InMemoryBlobStore:
             del self._uploads[copy_upload]
 
     def delete_version(self, ref: ContentRef, version_id: str) -> None:
-        """Remove one version; the newest older one becomes current when it was current."""
+        """Remove one version; the newest older one becomes current when it was current.
+
+        Raises:
+            DependencyError: the version is under legal hold (AccessDenied); nothing changed.
+        """
         self._call("delete_version")
         key = content_key(ref)
+        if (key, version_id) in self.held:
+            raise DependencyError("AccessDenied")
+        self.version_tags.pop((key, version_id), None)
         older = self.noncurrent.get(key, [])
         current = self.objects.get(key)
         if current is not None and current.version_id == version_id:
@@ -513,6 +544,92 @@ class InMemoryBlobStore:
                 del self.objects[key]
             return
         self.noncurrent[key] = [obj for obj in older if obj.version_id != version_id]
+
+    def copy_revision(self, source: ContentRef, *, source_version: str, target: ContentRef) -> str:
+        """CopyObject of one version onto the target's key in STANDARD (no tags, no hold).
+
+        Raises:
+            DependencyError: the source version is missing or not readable (archived).
+        """
+        self._call("copy_revision")
+        obj = self.version(content_key(source), source_version)
+        if obj is None:
+            raise DependencyError("NoSuchVersion")
+        if not self._readable(obj):
+            raise DependencyError("InvalidObjectState")
+        copied = _Object(obj.data, obj.content_type, obj.sha256)
+        self._put(content_key(target), copied, is_copy=True)
+        return copied.version_id
+
+    def tag_noncurrent(self, ref: ContentRef, version_id: str) -> None:
+        """Replace the version's tag set with `kumocms-revision=noncurrent`.
+
+        Raises:
+            DependencyError: the version is missing (NoSuchVersion).
+        """
+        self._call("tag_noncurrent")
+        key = self._require_version(ref, version_id)
+        self.version_tags[key, version_id] = {REVISION_TAG: NONCURRENT}
+
+    def tags(self, ref: ContentRef, version_id: str) -> dict[str, str]:
+        """The version's tags.
+
+        Raises:
+            DependencyError: the version is missing (NoSuchVersion).
+        """
+        self._call("tags")
+        key = self._require_version(ref, version_id)
+        return dict(self.version_tags.get((key, version_id), {}))
+
+    def set_legal_hold(self, ref: ContentRef, version_id: str, *, on: bool) -> None:
+        """Put the version under legal hold or lift it.
+
+        Raises:
+            DependencyError: the version is missing (NoSuchVersion).
+        """
+        self._call("set_legal_hold")
+        key = self._require_version(ref, version_id)
+        if on:
+            self.held.add((key, version_id))
+        else:
+            self.held.discard((key, version_id))
+
+    def legal_hold(self, ref: ContentRef, version_id: str) -> bool:
+        """Whether the version is under legal hold.
+
+        Raises:
+            DependencyError: the version is missing (NoSuchVersion).
+        """
+        self._call("legal_hold")
+        key = self._require_version(ref, version_id)
+        return (key, version_id) in self.held
+
+    def delete_key(self, ref: ContentRef) -> None:
+        """Remove every version of the key except those under legal hold.
+
+        Raises:
+            DependencyError: some versions are under legal hold (they stay; the rest go).
+        """
+        self._call("delete_key")
+        self._delete_versions(content_key(ref))
+
+    def purge(self, document_id: DocumentId) -> None:
+        """Remove every version of every key in the document's folder but held ones.
+
+        Raises:
+            DependencyError: some versions are under legal hold (they stay; the rest go).
+        """
+        self._call("purge")
+        folder = document_folder(document_id)
+        keys = {*self.objects, *self.noncurrent}
+        refused = 0
+        for key in sorted(k for k in keys if k.startswith(folder)):
+            try:
+                self._delete_versions(key)
+            except DependencyError:
+                refused += 1
+        if refused:
+            raise DependencyError("AccessDenied")
 
     def version(self, key: str, version_id: str) -> _Object | None:
         """One version of a key, current or not."""
@@ -643,10 +760,38 @@ class InMemoryBlobStore:
         )
 
     def _copy_in_place(self, key: str, obj: _Object, storage_class: StorageClass) -> str:
-        """CopyObject onto the same key: a new version in another class."""
+        """CopyObject onto the same key: a new version in another class (tags are copied)."""
         copied = _Object(obj.data, obj.content_type, obj.sha256, storage_class=storage_class)
         self._put(key, copied, is_copy=True)
+        tags = self.version_tags.get((key, obj.version_id))
+        if tags:
+            self.version_tags[key, copied.version_id] = dict(tags)
         return copied.version_id
+
+    def _require_version(self, ref: ContentRef, version_id: str) -> str:
+        key = content_key(ref)
+        if self.version(key, version_id) is None:
+            raise DependencyError("NoSuchVersion")
+        return key
+
+    def _delete_versions(self, key: str) -> None:
+        """Every version of `key` goes but held ones; the newest held one is then current.
+
+        Raises:
+            DependencyError: some versions are under legal hold (AccessDenied).
+        """
+        versions = [*self.noncurrent.pop(key, []), *filter(None, [self.objects.pop(key, None)])]
+        kept = [obj for obj in versions if (key, obj.version_id) in self.held]
+        for obj in versions:
+            if (key, obj.version_id) not in self.held:
+                self.version_tags.pop((key, obj.version_id), None)
+        if not kept:
+            return
+        # S3 makes the newest remaining version current once the newer ones are gone.
+        self.objects[key] = kept[-1]
+        if kept[:-1]:
+            self.noncurrent[key] = kept[:-1]
+        raise DependencyError("AccessDenied")
 
     def _announce(self, kind: type[StorageEvent], key: str, **fields: object) -> None:
         if kind is ObjectCreated:
@@ -700,8 +845,15 @@ def _b64_sha256(hex_digest: str) -> str:
 class InMemoryDocumentRepository:
     """Documents in a dict, with version-conditional writes and newest-first cursors."""
 
-    def __init__(self, indexed_fields: IndexedFields | None = None) -> None:
+    def __init__(
+        self,
+        indexed_fields: IndexedFields | None = None,
+        *,
+        retention: RevisionPolicy | None = None,
+    ) -> None:
         self._fields = indexed_fields if indexed_fields is not None else IndexedFields()
+        self._retention = retention or RevisionPolicy()
+        self._history: dict[DocumentId, builtins.list[HistoryEntry]] = {}
         self._ready: dict[str, FieldType] = {}
         """Fields recorded as complete (an empty table makes any field ready at once)."""
         self._items: dict[DocumentId, Document] = {}
@@ -717,8 +869,8 @@ class InMemoryDocumentRepository:
             raise DocumentNotFoundError(f"document {document_id} not found")
         return document
 
-    def add(self, document: Document) -> None:
-        """Store a new document."""
+    def add(self, document: Document, *, history: Sequence[HistoryEntry] = ()) -> None:
+        """Store a new document and its history entries."""
         self._check()
         with self._lock:
             current = self._items.get(document.id)
@@ -727,22 +879,109 @@ class InMemoryDocumentRepository:
             if current is not None:
                 raise AlreadyExistsError(f"document {document.id} already exists")
             self._items[document.id] = document
+            self._append(history)
 
-    def save(self, document: Document, *, expected_version: int) -> None:
-        """Replace the document if it still has `expected_version`."""
+    def save(
+        self,
+        document: Document,
+        *,
+        expected_version: int,
+        history: Sequence[HistoryEntry] = (),
+    ) -> None:
+        """Replace the document if it still has `expected_version`, with its entries."""
         self._check()
         with self._lock:
             if self._items.get(document.id) == document:
                 return
             self._expect(document.id, expected_version)
             self._items[document.id] = document
+            self._append(history)
 
-    def remove(self, document_id: DocumentId, *, expected_version: int) -> None:
-        """Delete the document if it still has `expected_version`."""
+    def remove(
+        self,
+        document_id: DocumentId,
+        *,
+        expected_version: int,
+        history: Sequence[HistoryEntry] = (),
+    ) -> None:
+        """Delete the document if it still has `expected_version`, with its entries."""
         self._check()
         with self._lock:
             self._expect(document_id, expected_version)
             del self._items[document_id]
+            self._append(history)
+
+    def list_trash(self, *, limit: int, cursor: str | None) -> DocumentPage:
+        """Trashed documents, newest deletion first."""
+        self._check()
+        after = None if cursor is None else decode_position(cursor, scope="trash")
+        with self._lock:
+            trashed = [(trash_position(d), d) for d in self._items.values() if d.trash]
+        trashed.sort(key=lambda entry: entry[0], reverse=True)
+        if after is not None:
+            trashed = [entry for entry in trashed if entry[0] < after]
+        page = trashed[:limit]
+        more = len(trashed) > limit
+        next_cursor = encode_position(page[-1][0], scope="trash") if more and page else None
+        return DocumentPage(items=tuple(d for _, d in page), next_cursor=next_cursor)
+
+    def history(
+        self, document_id: DocumentId, *, now: datetime, limit: int, cursor: str | None
+    ) -> HistoryPage:
+        """The document's live entries, newest first."""
+        self._check()
+        scope = f"history:{document_id.value}"
+        after = None if cursor is None else decode_position(cursor, scope=scope)
+        with self._lock:
+            entries = [
+                (position(entry), entry)
+                for entry in self._history.get(document_id, [])
+                if entry.expires_at is None or entry.expires_at > now
+            ]
+        entries.sort(key=lambda item: item[0], reverse=True)
+        if after is not None:
+            entries = [item for item in entries if item[0] < after]
+        page = entries[:limit]
+        more = len(entries) > limit
+        next_cursor = encode_position(page[-1][0], scope=scope) if more and page else None
+        return HistoryPage(items=tuple(e for _, e in page), next_cursor=next_cursor)
+
+    def expire_history(self, document_id: DocumentId, *, expires_at: datetime) -> None:
+        """Give every entry of the document an expiry."""
+        self._check()
+        with self._lock:
+            self._history[document_id] = [
+                attrs.evolve(entry, expires_at=entry.expires_at or expires_at)
+                for entry in self._history.get(document_id, [])
+            ]
+
+    def find_purgeable(self, now: datetime, *, limit: int) -> builtins.list[Document]:
+        """Trashed documents without a hold whose purge time has come, oldest first."""
+        self._check()
+        with self._lock:
+            due = [d for d in self._items.values() if d.purge_at is not None and d.purge_at <= now]
+        due.sort(key=lambda d: (d.purge_at or now, d.id))
+        return due[:limit]
+
+    def find_prunable(self, now: datetime, *, limit: int) -> builtins.list[Document]:
+        """Documents whose retention says some revisions may go now, oldest due first."""
+        self._check()
+        with self._lock:
+            due = [
+                (when, d)
+                for d in self._items.values()
+                if (when := self._retention.due(d)) is not None and when <= now
+            ]
+        due.sort(key=lambda item: (item[0], item[1].id))
+        return [d for _, d in due[:limit]]
+
+    def entries(self, document_id: DocumentId) -> builtins.list[HistoryEntry]:
+        """Every stored entry of a document, oldest first, expired ones included (tests)."""
+        return sorted(self._history.get(document_id, []), key=position)
+
+    def _append(self, history: Sequence[HistoryEntry]) -> None:
+        for entry in history:
+            self._history.setdefault(entry.document_id, []).append(entry)
 
     def list(self, *, limit: int, cursor: str | None, state: ArchiveState | None) -> DocumentPage:
         """Newest first."""
@@ -753,7 +992,9 @@ class InMemoryDocumentRepository:
             (
                 d
                 for d in self._items.values()
-                if (state is None or d.state is state) and (after is None or d.id < after)
+                if d.trash is None
+                and (state is None or d.state is state)
+                and (after is None or d.id < after)
             ),
             key=lambda d: d.id,
             reverse=True,
@@ -1110,7 +1351,9 @@ def in_memory_ports(*, settings: Settings | None = None, clock: ManualClock | No
     settings = settings or Settings()
     return Ports(
         blobs=InMemoryBlobStore(clock),
-        documents=InMemoryDocumentRepository(settings.indexed_fields),
+        documents=InMemoryDocumentRepository(
+            settings.indexed_fields, retention=RevisionPolicy.of(settings)
+        ),
         users=InMemoryUserRepository(),
         events=RecordingEventBus(),
         clock=clock,

@@ -29,7 +29,14 @@ from kumocms.errors import (
 )
 from kumocms.ids import DocumentId
 from kumocms.jsonvalue import JsonObject, dumps_json, loads_json
-from kumocms.keys import ContentRef, content_key, sidecar_key
+from kumocms.keys import (
+    NONCURRENT,
+    REVISION_TAG,
+    ContentRef,
+    content_key,
+    document_folder,
+    sidecar_key,
+)
 from kumocms.model import ContentDeclaration, CopiedPart, PartRange, StoredContent, UploadMode
 from kumocms.ports import Clock, PresignedUrl
 from kumocms.rules import normalize_metadata
@@ -284,26 +291,28 @@ class S3BlobStore:
                 raise ValidationError(reason, field="parts") from error
 
     def abort_upload(self, ref: ContentRef, *, upload_id: str | None) -> None:
-        """Give up an upload: abort the multipart upload and delete the object if it arrived.
+        """Give up an upload: abort the multipart upload, or delete every version of the key.
 
         A multipart upload that could still be aborted never produced the object (completing
-        it closes the upload), so the delete — which in a versioned bucket leaves a delete
-        marker even for a missing key — is only sent when the object may exist.
+        it closes the upload), so the key's versions are only deleted (`delete_key`, by
+        VersionId: a plain delete would leave the bytes behind a delete marker) when the
+        object may exist.
+
+        Raises:
+            DependencyError: S3 failed or refused a delete (a version under legal hold).
         """
-        key = content_key(ref)
         if upload_id is not None:
             with aws_errors("S3 AbortMultipartUpload"):
                 try:
                     self._client.abort_multipart_upload(
-                        Bucket=self._bucket, Key=key, UploadId=upload_id
+                        Bucket=self._bucket, Key=content_key(ref), UploadId=upload_id
                     )
                 except ClientError as error:
                     if error_code(error) != "NoSuchUpload":
                         raise
                 else:
                     return
-        with aws_errors("S3 DeleteObject"):
-            self._client.delete_object(Bucket=self._bucket, Key=key)
+        self.delete_key(ref)
 
     def inspect(self, ref: ContentRef) -> ObjectInfo | None:
         """Size, full-object SHA-256, storage class and restore status; None when absent."""
@@ -447,23 +456,35 @@ class S3BlobStore:
         return response["UploadId"]
 
     def copy_part(
-        self, ref: ContentRef, *, copy_upload: str, source_version: str, part: PartRange
+        self,
+        ref: ContentRef,
+        *,
+        copy_upload: str,
+        source_version: str,
+        part: PartRange,
+        source: ContentRef | None = None,
     ) -> CopiedPart:
         """One UploadPartCopy of `part`'s byte range, the source pinned by its VersionId.
+
+        The source is `source`'s key when given, the copy's own key otherwise.
 
         Raises:
             CopyCancelledError: the upload was aborted or completed (NoSuchUpload).
             DependencyError: S3 failed (the version is gone, an archived source, throttling).
         """
-        key = content_key(ref)
+        source_key = content_key(source or ref)
         with aws_errors("S3 UploadPartCopy"):
             try:
                 response = self._client.upload_part_copy(
                     Bucket=self._bucket,
-                    Key=key,
+                    Key=content_key(ref),
                     UploadId=copy_upload,
                     PartNumber=part.number,
-                    CopySource={"Bucket": self._bucket, "Key": key, "VersionId": source_version},
+                    CopySource={
+                        "Bucket": self._bucket,
+                        "Key": source_key,
+                        "VersionId": source_version,
+                    },
                     CopySourceRange=f"bytes={part.first}-{part.last}",
                 )
             except ClientError as error:
@@ -479,20 +500,27 @@ class S3BlobStore:
         copy_upload: str,
         source_version: str,
         parts: Sequence[CopiedPart],
+        source: ContentRef | None = None,
     ) -> str:
-        """Check the source is still current (one HEAD), then CompleteMultipartUpload.
+        """Check the copy may complete (one HEAD, or one ListParts), then complete it.
 
         S3 cannot make the completion conditional on another version being current, and
         emulators ignore `x-amz-copy-source-if-match`, so the check is ours. When another
         version is current, ListParts tells a source that moved (the upload is still open)
-        from our own earlier completion (the upload is gone).
+        from our own earlier completion (the upload is gone). A copy from another key
+        (`source`) read an immutable old version, so only ListParts is asked: completing
+        a completed upload again can succeed (moto answers with the same object), and a
+        redelivered run must learn that it completed already.
 
         Raises:
             CopyCancelledError: the upload was aborted or completed (NoSuchUpload).
-            SourceChangedError: the upload is open and the key's current version is not
-                `source_version`.
+            SourceChangedError: without `source`, the upload is open and the key's current
+                version is not `source_version`.
         """
-        if self.current_version(ref) != source_version:
+        if source is not None:
+            if not self.copy_open(ref, copy_upload=copy_upload):
+                raise CopyCancelledError("the copy's multipart upload is gone")
+        elif self.current_version(ref) != source_version:
             if not self.copy_open(ref, copy_upload=copy_upload):
                 raise CopyCancelledError("the copy's multipart upload is gone")
             raise SourceChangedError("the object's current version is not the copy's source")
@@ -537,7 +565,12 @@ class S3BlobStore:
                     raise
 
     def delete_version(self, ref: ContentRef, version_id: str) -> None:
-        """DeleteObject with a VersionId: that version goes for good (no delete marker)."""
+        """DeleteObject with a VersionId: that version goes for good (no delete marker).
+
+        Raises:
+            DependencyError: S3 failed or refused (AccessDenied for a version under legal
+                hold); nothing changed.
+        """
         with aws_errors("S3 DeleteObject"):
             try:
                 self._client.delete_object(
@@ -546,6 +579,128 @@ class S3BlobStore:
             except ClientError as error:
                 if error_code(error) not in {"NoSuchVersion", "NoSuchKey", "404"}:
                     raise
+
+    # ---- nothing is lost: revisions, trash and legal hold ----------------------------
+
+    def copy_revision(self, source: ContentRef, *, source_version: str, target: ContentRef) -> str:
+        """One CopyObject of the pinned source version onto the target's key, in STANDARD.
+
+        MetadataDirective COPY keeps the content type and user metadata. TaggingDirective
+        REPLACE (with no tags) starts the copy untagged: a copy of a superseded version
+        would otherwise inherit `kumocms-revision=noncurrent` and lifecycle would move the
+        new current revision. A legal hold is never copied. Callers keep the object under
+        5 GiB (CopyObject's limit); larger ones take the multipart copy (`copy_part` with
+        `source`). Returns the new VersionId.
+
+        Raises:
+            DependencyError: the source version is missing (NoSuchVersion), archived
+                (InvalidObjectState), or S3 failed.
+        """
+        with aws_errors("S3 CopyObject"):
+            response = self._client.copy_object(
+                Bucket=self._bucket,
+                Key=content_key(target),
+                CopySource={
+                    "Bucket": self._bucket,
+                    "Key": content_key(source),
+                    "VersionId": source_version,
+                },
+                StorageClass=StorageClass.STANDARD.value,
+                MetadataDirective="COPY",
+                TaggingDirective="REPLACE",
+            )
+        return str(response.get("VersionId") or "null")
+
+    def tag_noncurrent(self, ref: ContentRef, version_id: str) -> None:
+        """PutObjectTagging on the version: its tag set becomes `kumocms-revision=noncurrent`.
+
+        The service sets no other tags, so replacing the set loses nothing.
+
+        Raises:
+            DependencyError: the version is missing (NoSuchVersion) or S3 failed.
+        """
+        with aws_errors("S3 PutObjectTagging"):
+            self._client.put_object_tagging(
+                Bucket=self._bucket,
+                Key=content_key(ref),
+                VersionId=version_id,
+                Tagging={"TagSet": [{"Key": REVISION_TAG, "Value": NONCURRENT}]},
+            )
+
+    def tags(self, ref: ContentRef, version_id: str) -> dict[str, str]:
+        """GetObjectTagging on the version.
+
+        Raises:
+            DependencyError: the version is missing (NoSuchVersion) or S3 failed.
+        """
+        with aws_errors("S3 GetObjectTagging"):
+            response = self._client.get_object_tagging(
+                Bucket=self._bucket, Key=content_key(ref), VersionId=version_id
+            )
+        return {tag["Key"]: tag["Value"] for tag in response["TagSet"]}
+
+    def set_legal_hold(self, ref: ContentRef, version_id: str, *, on: bool) -> None:
+        """Read the version's hold (one request) and PutObjectLegalHold when it differs.
+
+        The read answers NoSuchVersion for a missing version everywhere (moto 5 fails
+        inside PutObjectLegalHold instead), and a repeat costs no write.
+
+        Raises:
+            DependencyError: the version is missing, the bucket has no Object Lock, or S3
+                failed.
+        """
+        if self.legal_hold(ref, version_id) is on:
+            return
+        with aws_errors("S3 PutObjectLegalHold"):
+            self._client.put_object_legal_hold(
+                Bucket=self._bucket,
+                Key=content_key(ref),
+                VersionId=version_id,
+                LegalHold={"Status": "ON" if on else "OFF"},
+            )
+
+    def legal_hold(self, ref: ContentRef, version_id: str) -> bool:
+        """GetObjectLegalHold: S3 answers NoSuchObjectLockConfiguration when none was set.
+
+        Raises:
+            DependencyError: the version is missing (NoSuchVersion) or S3 failed.
+        """
+        with aws_errors("S3 GetObjectLegalHold"):
+            try:
+                response = self._client.get_object_legal_hold(
+                    Bucket=self._bucket, Key=content_key(ref), VersionId=version_id
+                )
+            except ClientError as error:
+                if error_code(error) != "NoSuchObjectLockConfiguration":
+                    raise
+                return False
+        # Emulators answer an empty LegalHold instead of the error.
+        return response.get("LegalHold", {}).get("Status") == "ON"
+
+    def delete_key(self, ref: ContentRef) -> None:
+        """Delete every version and delete marker of exactly this key, by VersionId.
+
+        ListObjectVersions by prefix also returns longer keys (`…/r1` lists `…/r10`), so
+        only entries naming the key itself are deleted. Nothing listed, nothing sent.
+
+        Raises:
+            DependencyError: S3 failed, or refused some versions (under legal hold) after
+                the others were deleted.
+        """
+        key = content_key(ref)
+        self._delete_exactly([entry for entry in self._versions(key) if entry["Key"] == key])
+
+    def purge(self, document_id: DocumentId) -> None:
+        """Delete every version and delete marker under the document's folder, by VersionId.
+
+        The folder (`<hash4>/<ulid>/`) holds the revisions and the sidecar and is no other
+        document's prefix.
+
+        Raises:
+            DependencyError: S3 failed, or refused some versions (under legal hold) after
+                the others were deleted.
+        """
+        self._delete_exactly(self._versions(document_folder(document_id)))
 
     # ---- removal, sidecars, health ----------------------------------------------------
 
@@ -655,6 +810,43 @@ class S3BlobStore:
         if head is None:
             raise DependencyError("S3 HeadObject failed (NoSuchKey)")
         return head
+
+    def _versions(self, prefix: str) -> list[ObjectIdentifierTypeDef]:
+        """Key and VersionId of every version and delete marker under `prefix` (all pages)."""
+        found: list[ObjectIdentifierTypeDef] = []
+        with aws_errors("S3 ListObjectVersions"):
+            pages = self._client.get_paginator("list_object_versions").paginate(
+                Bucket=self._bucket, Prefix=prefix
+            )
+            for page in pages:
+                found.extend(
+                    {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+                    for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+                )
+        return found
+
+    def _delete_exactly(self, objects: Sequence[ObjectIdentifierTypeDef]) -> None:
+        """DeleteObjects (Quiet) of these exact versions, 1,000 a request; refusals last.
+
+        Every batch is sent even when an earlier one had refusals, so one held version
+        does not keep the rest of the trash.
+
+        Raises:
+            DependencyError: S3 failed, or refused some of the versions.
+        """
+        refused: list[str] = []
+        for start in range(0, len(objects), DELETE_BATCH):
+            with aws_errors("S3 DeleteObjects"):
+                response = self._client.delete_objects(
+                    Bucket=self._bucket,
+                    Delete={"Objects": list(objects[start : start + DELETE_BATCH]), "Quiet": True},
+                )
+            refused += [
+                str(error.get("Code", "unknown error")) for error in response.get("Errors", [])
+            ]
+        if refused:
+            codes = ", ".join(sorted(set(refused)))
+            raise DependencyError(f"S3 DeleteObjects failed for {len(refused)} objects ({codes})")
 
     def _change_class(self, ref: ContentRef, storage_class: StorageClass) -> str | None:
         key = content_key(ref)

@@ -127,12 +127,15 @@ def build_runtime(settings: EnvSettings, needs: Needs, session: boto3.Session) -
         )
     if needs.documents:
         from adapters.dynamodb import DynamoDocumentRepository  # noqa: PLC0415
+        from kumocms.model import RevisionPolicy  # noqa: PLC0415
 
         documents = DynamoDocumentRepository(
             dynamodb(),
             settings.require("documents_table"),
             shards=settings.list_shards,
             indexed_fields=settings.domain.indexed_fields,
+            history_table=settings.require("history_table"),
+            retention=RevisionPolicy.of(settings.domain),
         )
     if needs.users:
         from adapters.dynamodb import DynamoUserRepository  # noqa: PLC0415

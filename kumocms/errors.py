@@ -130,6 +130,10 @@ class CopyCancelledError(ConflictError):
     """The copy is no longer the document's current copy (cancelled, failed or committed)."""
 
 
+class LegalHoldError(ConflictError):
+    """A legal hold forbids the change (delete, replace, revision restore, purge)."""
+
+
 class LastAdminError(ConflictError):
     """The change would leave no enabled admin."""
 

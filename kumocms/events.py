@@ -160,7 +160,54 @@ class DocumentRestoreStuck(DocumentEvent):
 
 @attrs.frozen(kw_only=True)
 class DocumentDeleted(DocumentEvent):
-    """The document and its content were deleted."""
+    """The document went to the trash (content, revisions and sidecar are kept)."""
+
+
+@attrs.frozen(kw_only=True)
+class DocumentUndeleted(DocumentEvent):
+    """The document came back from the trash in the state it had."""
+
+
+@attrs.frozen(kw_only=True)
+class DocumentPurged(DocumentEvent):
+    """The trashed document, its content, revisions and sidecar were deleted for good."""
+
+
+@attrs.frozen(kw_only=True)
+class DocumentUploadAborted(DocumentEvent):
+    """A pending upload was deleted before its content arrived.
+
+    A first upload's document is gone; for a replacement the current content stays.
+    """
+
+    replace: bool
+
+
+@attrs.frozen(kw_only=True)
+class DocumentRevisionRestored(DocumentEvent):
+    """An earlier revision's content was copied as the new current revision."""
+
+    from_revision: int
+    revision: int
+
+
+@attrs.frozen(kw_only=True)
+class DocumentLegalHoldSet(DocumentEvent):
+    """A legal hold was recorded (deletes, replaces and purges are refused from now on)."""
+
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class DocumentLegalHoldReleased(DocumentEvent):
+    """The legal hold was released."""
+
+
+@attrs.frozen(kw_only=True)
+class DocumentLegalHoldApplied(DocumentEvent):
+    """Storage holds were placed on (or lifted from) the document's object versions."""
+
+    held: int
 
 
 @attrs.frozen(kw_only=True)

@@ -11,6 +11,9 @@ from kumocms.errors import InvalidIdError
 from kumocms.ids import DocumentId
 
 SIDECAR_NAME = "meta.json"
+REVISION_TAG = "kumocms-revision"
+"""Object tag the bucket's lifecycle filters on: `noncurrent` marks a superseded revision."""
+NONCURRENT = "noncurrent"
 PREFIX_LENGTH = 4
 """Hex digits of the hash prefix: 65,536 prefixes spread a burst of ULIDs (which share their
 leading time digits) over many S3 partitions."""
@@ -46,6 +49,11 @@ def _folder(document_id: DocumentId) -> str:
 def content_key(ref: ContentRef) -> str:
     """`<hash4>/<ulid>/r<revision>`: only `[0-9a-z/]`, never a file name."""
     return f"{_folder(ref.document_id)}/r{ref.revision}"
+
+
+def document_folder(document_id: DocumentId) -> str:
+    """`<hash4>/<ulid>/`: the prefix of every key of the document, and of no other's."""
+    return f"{_folder(document_id)}/"
 
 
 def sidecar_key(document_id: DocumentId) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal  # noqa: F401 - resolves the JsonValue alias in annotations
 from typing import TYPE_CHECKING, Any, Self
 
@@ -14,16 +14,21 @@ from kumocms.deferred import Deferred
 from kumocms.errors import (
     ConflictError,
     CopyCancelledError,
+    DocumentNotFoundError,
     InvalidMetadataError,
     InvalidRestoreRequestError,
+    LegalHoldError,
+    ValidationError,
 )
 from kumocms.ids import DocumentId, UserId
 from kumocms.jsonvalue import JsonObject, JsonValue
 from kumocms.rules import MAX_RESTORE_DAYS, MIN_RESTORE_DAYS, normalize_metadata
 from kumocms.states import Action, ArchiveState, RestoreTier, StorageClass, transition
+from kumocms.users import Actor
 
 if TYPE_CHECKING:
     from kumocms import events as ev
+    from kumocms.settings import Settings
 else:
     ev = Deferred("kumocms.events")
 
@@ -88,6 +93,8 @@ class PendingUpload:
     expires_at: datetime
     multipart_id: str | None = None
     part_size: int | None = None
+    requested_by: Actor | None = None
+    """Who asked for the upload: the author of the revision once it is confirmed."""
 
 
 @attrs.frozen(kw_only=True)
@@ -168,6 +175,11 @@ class CopyTicket:
     storage_class: StorageClass
     previous_state: ArchiveState
     started_at: datetime
+    from_revision: int | None = None
+    """For a revision restore: the revision number whose content is copied."""
+    target_key: int | None = None
+    """For a revision restore: the object key revision the copy writes (a new key)."""
+    requested_by: Actor | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -195,6 +207,13 @@ class CopyJob:
     completing: bool = False
     """Set just before the parts are assembled: a run that dies then may find it done."""
     committed_version: str | None = None
+    source_revision: int | None = None
+    """The key revision read when it is not `revision` (a revision restore onto a new key)."""
+
+    @property
+    def source_key(self) -> int:
+        """The key revision the parts are copied from."""
+        return self.revision if self.source_revision is None else self.source_revision
 
     @property
     def part_count(self) -> int:
@@ -225,6 +244,104 @@ class CopyJob:
     def complete(self) -> bool:
         """Whether every part has been copied."""
         return len(self.parts) == self.part_count
+
+
+@attrs.frozen(kw_only=True)
+class Revision:
+    """One kept content revision: consecutive `number` from 1, stored at object key `key`."""
+
+    number: int
+    key: int
+    version_id: str | None
+    file_name: str
+    content_type: str
+    size: int
+    sha256: str | None
+    storage_class: StorageClass
+    created_at: datetime
+    created_by: Actor
+
+
+@attrs.frozen(kw_only=True)
+class TrashInfo:
+    """A document in the trash: who deleted it, when, and when the trash timer may purge it."""
+
+    deleted_at: datetime
+    deleted_by: Actor
+    purge_after: datetime
+
+
+def trash_position(document: Document) -> str:
+    """A trashed document's place in the trash listing (text order is deletion order)."""
+    assert document.trash is not None
+    moment = document.trash.deleted_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{moment}#{document.id.value}"
+
+
+@attrs.frozen(kw_only=True)
+class LegalHold:
+    """A legal hold on a document: recorded at once, placed on storage by the worker."""
+
+    reason: str
+    set_by: Actor
+    set_at: datetime
+
+
+@attrs.frozen(kw_only=True, order=True)
+class HeldVersion:
+    """One object version that carries a storage legal hold."""
+
+    key: int
+    version_id: str
+
+
+@attrs.frozen(kw_only=True)
+class RevisionPolicy:
+    """Which revisions are kept: the newest `max_revisions`, or those younger than `keep_for`.
+
+    Whichever keeps more wins. Nothing of a trashed or held document, or of one being
+    copied, is pruned.
+    """
+
+    max_revisions: int = 20
+    keep_for: timedelta = timedelta(days=90)
+
+    @classmethod
+    def of(cls, settings: Settings) -> RevisionPolicy:
+        """The rule the settings ask for."""
+        return cls(max_revisions=settings.max_revisions, keep_for=settings.revision_retention)
+
+    def prunable(self, document: Document, now: datetime) -> tuple[Revision, ...]:
+        """The revisions to delete now (never the current one)."""
+        if not self._may_prune(document):
+            return ()
+        return tuple(r for r in self._candidates(document) if r.created_at + self.keep_for <= now)
+
+    def due(self, document: Document) -> datetime | None:
+        """When reconcile must look at the document next.
+
+        None when nothing will become prunable until the document changes.
+        """
+        if not self._may_prune(document):
+            return None
+        if document.pruning:
+            return document.updated_at  # deletes of an earlier run still to finish
+        candidates = self._candidates(document)
+        if not candidates:
+            return None
+        return min(r.created_at for r in candidates) + self.keep_for
+
+    def _may_prune(self, document: Document) -> bool:
+        return (
+            document.trash is None
+            and document.legal_hold is None
+            and not document.held_versions
+            and document.copy is None
+        )
+
+    def _candidates(self, document: Document) -> tuple[Revision, ...]:
+        kept = document.kept_revisions
+        return kept[: max(0, len(kept) - max(self.max_revisions, 1))]
 
 
 def restore_expiry(ready_at: datetime, days: int) -> datetime:
@@ -275,6 +392,13 @@ class Document:
     """The storage version of the current revision when known. Download links name it, and
     the worker's own Object Created events are recognised by it. Every change that makes a
     new object version current records it (None only for records older than the field)."""
+    revisions: tuple[Revision, ...] = ()
+    """Every kept revision, oldest first; the last is the current one."""
+    trash: TrashInfo | None = None
+    legal_hold: LegalHold | None = None
+    held_versions: tuple[HeldVersion, ...] = ()
+    pruning: tuple[int, ...] = ()
+    """Key revisions dropped by retention whose objects are being deleted."""
 
     # ---- creation -------------------------------------------------------------------------
 
@@ -289,8 +413,21 @@ class Document:
         now: datetime,
         owner: UserId | None,
         content_version: str | None = None,
+        by: Actor | None = None,
     ) -> Changed:
         """A document whose content was stored with the request: active at once."""
+        first = Revision(
+            number=1,
+            key=1,
+            version_id=content_version,
+            file_name=declared.file_name,
+            content_type=declared.content_type,
+            size=declared.size,
+            sha256=sha256,
+            storage_class=StorageClass.STANDARD,
+            created_at=now,
+            created_by=by or Actor(user_id=owner),
+        )
         document = cls(
             id=document_id,
             file_name=declared.file_name,
@@ -304,6 +441,7 @@ class Document:
             revision=1,
             owner=owner,
             content_version=content_version,
+            revisions=(first,),
         )
         uploaded = ev.DocumentUploaded(
             occurred_at=now, document_id=document_id, version=1, size=declared.size, sha256=sha256
@@ -346,6 +484,77 @@ class Document:
 
     # ---- queries --------------------------------------------------------------------------
 
+    @property
+    def kept_revisions(self) -> tuple[Revision, ...]:
+        """The kept revisions, oldest first (a record older than `revisions` has its current)."""
+        if self.revisions or self.revision is None:
+            return self.revisions
+        legacy = Revision(
+            number=1,
+            key=self.revision,
+            version_id=self.content_version,
+            file_name=self.file_name,
+            content_type=self.content_type,
+            size=self.size,
+            sha256=self.sha256,
+            storage_class=self.storage_class,
+            created_at=self.created_at,
+            created_by=Actor(user_id=self.owner),
+        )
+        return (legacy,)
+
+    @property
+    def revision_number(self) -> int | None:
+        """The current revision's number (None before the first upload is confirmed)."""
+        kept = self.kept_revisions
+        return kept[-1].number if kept else None
+
+    def find_revision(self, number: int) -> Revision:
+        """A kept revision by number.
+
+        Raises:
+            DocumentNotFoundError: no such revision is kept (pruned, or never made).
+        """
+        for revision in self.kept_revisions:
+            if revision.number == number:
+                return revision
+        raise DocumentNotFoundError(f"document {self.id} has no revision {number}")
+
+    def recorded_versions(self) -> frozenset[HeldVersion]:
+        """Every object version the record knows of: each kept revision's."""
+        return frozenset(
+            HeldVersion(key=r.key, version_id=r.version_id)
+            for r in self.kept_revisions
+            if r.version_id is not None
+        )
+
+    @property
+    def legal_hold_applied(self) -> bool:
+        """Whether every recorded version carries a storage hold (false without a hold)."""
+        return self.legal_hold is not None and self.recorded_versions() <= set(self.held_versions)
+
+    def holds_outdated(self) -> bool:
+        """Whether storage holds must be placed (a hold on) or lifted (released)."""
+        if self.legal_hold is not None:
+            return not self.legal_hold_applied
+        return bool(self.held_versions)
+
+    @property
+    def purge_at(self) -> datetime | None:
+        """When the trash timer purges the document (None outside the trash or under a hold)."""
+        if self.trash is None or self.legal_hold is not None:
+            return None
+        return self.trash.purge_after
+
+    def check_not_held(self, what: str) -> None:
+        """Raise when a legal hold forbids `what`.
+
+        Raises:
+            LegalHoldError: a hold is on.
+        """
+        if self.legal_hold is not None:
+            raise LegalHoldError(f"a legal hold is on: the document cannot be {what}")
+
     def is_expired(self, now: datetime) -> bool:
         """Whether this is a first upload that never arrived in time (it counts as deleted)."""
         return (
@@ -368,6 +577,10 @@ class Document:
             return RevisionRole.PENDING
         if revision == self.revision:
             return RevisionRole.CURRENT
+        if self.copy is not None and revision == self.copy.target_key:
+            return RevisionRole.COPYING
+        if any(kept.key == revision for kept in self.kept_revisions):
+            return RevisionRole.KEPT
         if revision == self.stale_revision or revision <= self.version:
             # Every revision number up to the current version has been handed out; one that
             # is neither current nor pending belongs to replaced, rejected or abandoned content.
@@ -401,6 +614,17 @@ class Document:
             return _emit(document, rejected, now, reason=reason)
         declared = pending.declared
         sha256 = observed.sha256 or declared.sha256
+        revisions = self._add_revision(
+            key=pending.revision,
+            version_id=observed.version_id,
+            file_name=declared.file_name,
+            content_type=declared.content_type,
+            size=observed.size,
+            sha256=sha256,
+            storage_class=observed.storage_class,
+            now=now,
+            by=pending.requested_by or Actor(user_id=self.owner),
+        )
         document = self._evolve(
             Action.CONFIRM_UPLOAD if first else Action.CONFIRM_REPLACE,
             now,
@@ -412,8 +636,9 @@ class Document:
             sequencer=sequencer,
             storage_class=observed.storage_class,
             pending=None,
-            stale_revision=self.revision,
+            stale_revision=None,
             content_version=observed.version_id,
+            revisions=revisions,
         )
         event_type = ev.DocumentUploaded if first else ev.DocumentReplaced
         return _emit(document, event_type, now, size=observed.size, sha256=sha256)
@@ -440,6 +665,9 @@ class Document:
             sha256=sha256,
             sequencer=sequencer,
             content_version=observed.version_id,
+            revisions=self._update_current(
+                size=observed.size, sha256=sha256, version_id=observed.version_id
+            ),
         )
         return _emit(document, ev.DocumentReplaced, now, size=observed.size, sha256=sha256)
 
@@ -482,9 +710,26 @@ class Document:
         now: datetime,
         metadata: JsonObject | None = None,
         content_version: str | None = None,
+        by: Actor | None = None,
     ) -> Changed:
-        """New content was stored with the request as revision `next_revision()`."""
+        """New content was stored with the request as revision `next_revision()`.
+
+        Raises:
+            LegalHoldError: a legal hold is on.
+        """
         transition(self.state, Action.REPLACE)
+        self.check_not_held("replaced")
+        revisions = self._add_revision(
+            key=self.next_revision(),
+            version_id=content_version,
+            file_name=declared.file_name,
+            content_type=declared.content_type,
+            size=declared.size,
+            sha256=sha256,
+            storage_class=StorageClass.STANDARD,
+            now=now,
+            by=by or Actor(user_id=self.owner),
+        )
         document = self._evolve(
             Action.REPLACE,
             now,
@@ -496,9 +741,10 @@ class Document:
             sequencer=None,
             storage_class=StorageClass.STANDARD,
             pending=None,
-            stale_revision=self.revision,
+            stale_revision=self.pending.revision if self.pending is not None else None,
             metadata=self.metadata if metadata is None else metadata,
             content_version=content_version,
+            revisions=revisions,
         )
         return _emit(document, ev.DocumentReplaced, now, size=declared.size, sha256=sha256)
 
@@ -508,8 +754,12 @@ class Document:
         """The client will upload a new revision; the current one stays readable meanwhile.
 
         A replacement still pending is superseded (its revision becomes stale).
+
+        Raises:
+            LegalHoldError: a legal hold is on.
         """
         transition(self.state, Action.REPLACE)
+        self.check_not_held("replaced")
         superseded = self.pending.revision if self.pending is not None else self.stale_revision
         document = self._evolve(
             Action.REPLACE,
@@ -548,6 +798,7 @@ class Document:
             storage_class=storage_class,
             restore=None,
             content_version=version_id,
+            revisions=self._update_current(storage_class=storage_class, version_id=version_id),
         )
         return _emit(document, ev.DocumentArchived, now, storage_class=storage_class.value)
 
@@ -598,6 +849,16 @@ class Document:
             CopyCancelledError: `copy_id` is not this document's copy any more.
         """
         ticket = self._ticket(copy_id)
+        if ticket.from_revision is not None:
+            assert ticket.target_key is not None
+            return self._revision_copied(
+                ticket.from_revision,
+                key=ticket.target_key,
+                version_id=version_id,
+                now=now,
+                by=ticket_author(ticket),
+                action=Action.COMMIT_REVISION_RESTORE,
+            )
         if ticket.storage_class.is_archive:
             document = self._evolve(
                 Action.COMMIT_ARCHIVE,
@@ -606,6 +867,9 @@ class Document:
                 restore=None,
                 copy=None,
                 content_version=version_id,
+                revisions=self._update_current(
+                    storage_class=ticket.storage_class, version_id=version_id
+                ),
             )
             return _emit(
                 document, ev.DocumentArchived, now, storage_class=ticket.storage_class.value
@@ -617,6 +881,9 @@ class Document:
             restore=None,
             copy=None,
             content_version=version_id,
+            revisions=self._update_current(
+                storage_class=StorageClass.STANDARD, version_id=version_id
+            ),
         )
         return _emit(document, ev.DocumentMadePermanent, now)
 
@@ -726,6 +993,9 @@ class Document:
             storage_class=StorageClass.STANDARD,
             restore=None,
             content_version=version_id,
+            revisions=self._update_current(
+                storage_class=StorageClass.STANDARD, version_id=version_id
+            ),
         )
         return _emit(document, ev.DocumentMadePermanent, now)
 
@@ -746,22 +1016,277 @@ class Document:
         document = self._evolve(Action.EXPIRE_RESTORE, now, restore=None, copy=None)
         return _emit(document, ev.DocumentRestoreExpired, now)
 
-    def delete(self, now: datetime) -> Changed:
-        """The document and its content go away (a copy in progress is cancelled)."""
-        transition(self.state, Action.DELETE)
-        deleted = _emit(self, ev.DocumentDeleted, now)
-        if self.copy is None:
-            return deleted
-        cancelled = ev.DocumentCopyCancelled(
-            occurred_at=now, document_id=self.id, version=self.version, copy_id=self.copy.copy_id
-        )
-        return Changed(document=self, events=(cancelled, *deleted.events))
+    def delete(self, now: datetime, *, by: Actor, purge_after: datetime) -> Changed:
+        """The document goes to the trash, in the state it had (content and revisions kept).
 
-    # ---- helpers --------------------------------------------------------------------------
+        A replacement still pending is aborted (its revision becomes stale), and a copy the
+        document waits for is cancelled: the document goes to the trash as it was before.
+
+        Raises:
+            DocumentNotFoundError: it is in the trash already.
+            LegalHoldError: a legal hold is on.
+            IllegalTransitionError: a first upload is pending (it is aborted, not trashed).
+        """
+        if self.trash is not None:
+            raise DocumentNotFoundError(f"document {self.id} not found")
+        self.check_not_held("deleted")
+        if self.state is ArchiveState.PENDING:
+            raise ConflictError("a pending upload is aborted, not trashed")
+        events: list[ev.DocumentEvent] = []
+        version = self.version + 1
+        state: ArchiveState = self.state
+        restore = self.restore
+        stale = self.stale_revision
+        if self.pending is not None:
+            stale = self.pending.revision
+            events.append(
+                ev.DocumentUploadAborted(
+                    occurred_at=now, document_id=self.id, version=version, replace=True
+                )
+            )
+        if self.copy is not None:
+            transition(state, Action.CANCEL_COPY)
+            state = self.copy.previous_state
+            if restore is not None and state is ArchiveState.RESTORED:
+                restore = attrs.evolve(restore, permanent=False)
+            events.append(
+                ev.DocumentCopyCancelled(
+                    occurred_at=now, document_id=self.id, version=version, copy_id=self.copy.copy_id
+                )
+            )
+        document = attrs.evolve(
+            self,
+            state=state,
+            restore=restore,
+            version=version,
+            updated_at=now,
+            pending=None,
+            stale_revision=stale,
+            copy=None,
+            trash=TrashInfo(deleted_at=now, deleted_by=by, purge_after=purge_after),
+        )
+        events.append(ev.DocumentDeleted(occurred_at=now, document_id=self.id, version=version))
+        return Changed(document=document, events=tuple(events))
+
+    def abort_upload(self, now: datetime) -> Changed:
+        """A first upload deleted before its content arrived: the document goes away.
+
+        Raises:
+            IllegalTransitionError: no first upload is pending.
+        """
+        transition(self.state, Action.ABORT_UPLOAD)
+        return _emit(self, ev.DocumentUploadAborted, now, replace=False)
+
+    def undelete(self, now: datetime) -> Changed:
+        """Back from the trash, in the state it has (storage events kept applying meanwhile).
+
+        Raises:
+            DocumentNotFoundError: it is not in the trash.
+        """
+        if self.trash is None:
+            raise DocumentNotFoundError(f"document {self.id} is not in the trash")
+        document = self._evolve(Action.UNDELETE, now, trash=None)
+        return _emit(document, ev.DocumentUndeleted, now)
+
+    def purge(self, now: datetime) -> Changed:
+        """The trashed document goes for good (the caller deletes its objects and record).
+
+        Raises:
+            DocumentNotFoundError: it is not in the trash.
+            LegalHoldError: a legal hold is on.
+        """
+        if self.trash is None:
+            raise DocumentNotFoundError(f"document {self.id} is not in the trash")
+        self.check_not_held("purged")
+        transition(self.state, Action.PURGE)
+        return _emit(self, ev.DocumentPurged, now)
+
+    # ---- legal holds ----------------------------------------------------------------------
+
+    def set_legal_hold(self, *, reason: str, by: Actor, now: datetime) -> Changed | None:
+        """Record a legal hold (in force at once); None when the same hold is on already.
+
+        Raises:
+            ValidationError: `reason` is empty.
+        """
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValidationError("reason is required to enable a legal hold", field="reason")
+        if self.legal_hold is not None and self.legal_hold.reason == reason:
+            return None
+        hold = LegalHold(reason=reason, set_by=by, set_at=now)
+        document = self._evolve(Action.SET_LEGAL_HOLD, now, legal_hold=hold)
+        return _emit(document, ev.DocumentLegalHoldSet, now, reason=reason)
+
+    def release_legal_hold(self, now: datetime) -> Changed | None:
+        """Release the hold (storage holds are lifted by the worker); None when there is none."""
+        if self.legal_hold is None:
+            return None
+        document = self._evolve(Action.SET_LEGAL_HOLD, now, legal_hold=None)
+        return _emit(document, ev.DocumentLegalHoldReleased, now)
+
+    def record_holds(self, held: frozenset[HeldVersion], now: datetime) -> Changed | None:
+        """Storage holds now sit on exactly `held`; None when the record says so already."""
+        ordered = tuple(sorted(held))
+        if ordered == self.held_versions:
+            return None
+        document = self._evolve(Action.RECORD_HOLDS, now, held_versions=ordered)
+        return _emit(document, ev.DocumentLegalHoldApplied, now, held=len(ordered))
+
+    # ---- revisions ------------------------------------------------------------------------
+
+    def check_revision_restore(self, number: int) -> Revision:
+        """The revision to restore, when a restore is allowed now.
+
+        Raises:
+            DocumentNotFoundError: no such revision is kept.
+            IllegalTransitionError: the document is not active.
+            ConflictError: an upload or a copy is running.
+            LegalHoldError: a legal hold is on.
+        """
+        source = self.find_revision(number)
+        transition(self.state, Action.RESTORE_REVISION)
+        self.check_not_held("given another revision")
+        if self.pending is not None:
+            raise ConflictError("a replacement upload is pending; restore after it completes")
+        if self.copy is not None:
+            raise ConflictError("a copy of the content is running; try again when it is done")
+        return source
+
+    def restore_revision(
+        self, number: int, *, version_id: str | None, now: datetime, by: Actor
+    ) -> Changed:
+        """Revision `number`'s content was copied onto key `next_revision()`: now current."""
+        self.check_revision_restore(number)
+        return self._revision_copied(
+            number,
+            key=self.next_revision(),
+            version_id=version_id,
+            now=now,
+            by=by,
+            action=Action.RESTORE_REVISION,
+        )
+
+    def start_revision_restore(self, ticket: CopyTicket, now: datetime) -> Changed:
+        """The worker will copy revision `ticket.from_revision` onto `ticket.target_key`."""
+        assert ticket.from_revision is not None
+        self.check_revision_restore(ticket.from_revision)
+        document = self._evolve(Action.START_REVISION_RESTORE, now, copy=ticket)
+        return _emit(
+            document,
+            ev.DocumentCopyStarted,
+            now,
+            copy_id=ticket.copy_id,
+            storage_class=ticket.storage_class.value,
+        )
+
+    def prune(self, doomed: Sequence[Revision]) -> Document:
+        """Drop revisions from the record; their keys wait in `pruning` for their deletes.
+
+        The version goes up, so that a writer holding an older copy cannot put the dropped
+        revisions back; retention is housekeeping, not a change anyone made, so it has no
+        event and no history entry.
+        """
+        numbers = {r.number for r in doomed}
+        current = self.kept_revisions[-1:] if self.kept_revisions else ()
+        if any(r.number in numbers for r in current):
+            raise ValueError("the current revision is never pruned")
+        kept = tuple(r for r in self.kept_revisions if r.number not in numbers)
+        keys = tuple(sorted({*self.pruning, *(r.key for r in doomed)}))
+        return attrs.evolve(self, revisions=kept, pruning=keys, version=self.version + 1)
+
+    def pruned(self) -> Document:
+        """The record once every pruned key's objects are gone."""
+        return attrs.evolve(self, pruning=())
+
+        # ---- helpers --------------------------------------------------------------------------
+
+    def _revision_copied(
+        self,
+        number: int,
+        *,
+        key: int,
+        version_id: str | None,
+        now: datetime,
+        by: Actor,
+        action: Action,
+    ) -> Changed:
+        source = self.find_revision(number)
+        revisions = self._add_revision(
+            key=key,
+            version_id=version_id,
+            file_name=source.file_name,
+            content_type=source.content_type,
+            size=source.size,
+            sha256=source.sha256,
+            storage_class=StorageClass.STANDARD,
+            now=now,
+            by=by,
+        )
+        document = self._evolve(
+            action,
+            now,
+            file_name=source.file_name,
+            content_type=source.content_type,
+            size=source.size,
+            sha256=source.sha256,
+            revision=key,
+            sequencer=None,
+            storage_class=StorageClass.STANDARD,
+            content_version=version_id,
+            copy=None,
+            revisions=revisions,
+        )
+        return _emit(
+            document,
+            ev.DocumentRevisionRestored,
+            now,
+            from_revision=number,
+            revision=revisions[-1].number,
+        )
+
+    def _add_revision(
+        self,
+        *,
+        key: int,
+        version_id: str | None,
+        file_name: str,
+        content_type: str,
+        size: int,
+        sha256: str | None,
+        storage_class: StorageClass,
+        now: datetime,
+        by: Actor,
+    ) -> tuple[Revision, ...]:
+        kept = self.kept_revisions
+        number = kept[-1].number + 1 if kept else 1
+        added = Revision(
+            number=number,
+            key=key,
+            version_id=version_id,
+            file_name=file_name,
+            content_type=content_type,
+            size=size,
+            sha256=sha256,
+            storage_class=storage_class,
+            created_at=now,
+            created_by=by,
+        )
+        return (*kept, added)
+
+    def _update_current(self, **changes: Any) -> tuple[Revision, ...]:
+        kept = self.kept_revisions
+        if not kept:
+            return kept
+        return (*kept[:-1], attrs.evolve(kept[-1], **changes))
 
     def _evolve(self, action: Action, now: datetime, **changes: Any) -> Self:
         state = transition(self.state, action)
         return attrs.evolve(self, state=state, version=self.version + 1, updated_at=now, **changes)
+
+
+def ticket_author(ticket: CopyTicket) -> Actor:
+    """Who asked for a copy (the transfer worker, for tickets older than the field)."""
+    return ticket.requested_by or Actor.of_system("transfer")
 
 
 def _emit(
@@ -776,6 +1301,10 @@ class RevisionRole(enum.Enum):
 
     PENDING = "pending"
     CURRENT = "current"
+    COPYING = "copying"
+    """The new key a revision restore by the worker is writing."""
+    KEPT = "kept"
+    """An earlier revision that is kept."""
     STALE = "stale"
     UNKNOWN = "unknown"
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     # Only annotations name these: a function that never touches documents (the authorizer,
     # the users function) does not build the document model by importing the ports.
     from kumocms.events import DomainEvent
+    from kumocms.history import HistoryEntry, HistoryPage
     from kumocms.ids import DocumentId, UserId
     from kumocms.jsonvalue import JsonObject
     from kumocms.keys import ContentRef
@@ -171,7 +172,11 @@ class BlobStore(Protocol):
         ...
 
     def abort_upload(self, ref: ContentRef, *, upload_id: str | None) -> None:
-        """Give up an upload: abort the multipart upload and delete the object if it arrived."""
+        """Give up an upload: abort the multipart upload, or delete every version of the key.
+
+        Raises:
+            DependencyError: storage failed or refused a delete (a version under legal hold).
+        """
         ...
 
     def inspect(self, ref: ContentRef) -> ObjectInfo | None:
@@ -214,7 +219,44 @@ class BlobStore(Protocol):
         ...
 
     def delete(self, document_id: DocumentId, revisions: Iterable[int], *, sidecar: bool) -> None:
-        """Delete content revisions (and the sidecar) in one request; missing ones are fine."""
+        """Delete content revisions (and the sidecar) by key (legacy: hides versioned objects)."""
+        ...
+
+    def delete_key(self, ref: ContentRef) -> None:
+        """Delete every version of exactly this revision's key, by VersionId.
+
+        For rejected and abandoned uploads and pruned revisions; a missing key is fine.
+
+        Raises:
+            DependencyError: storage refused a delete (a held version) or failed.
+        """
+        ...
+
+    def purge(self, document_id: DocumentId) -> None:
+        """Delete every version under the document's folder (revisions, sidecar) by VersionId.
+
+        Raises:
+            DependencyError: storage refused a delete (a held version) or failed.
+        """
+        ...
+
+    def copy_revision(self, source: ContentRef, *, source_version: str, target: ContentRef) -> str:
+        """Copy one version of a revision onto another revision's key; return the new version.
+
+        STANDARD, one request (the caller keeps it under CopyObject's 5 GiB).
+        """
+        ...
+
+    def set_legal_hold(self, ref: ContentRef, version_id: str, *, on: bool) -> None:
+        """Place or lift an Object Lock legal hold on one object version."""
+        ...
+
+    def legal_hold(self, ref: ContentRef, version_id: str) -> bool:
+        """Whether that object version carries a legal hold."""
+        ...
+
+    def tag_noncurrent(self, ref: ContentRef, version_id: str) -> None:
+        """Tag a superseded revision's object version for the lifecycle rule."""
         ...
 
     # -- resumable copies of a revision onto its own key (the transfer worker) ------------
@@ -228,9 +270,17 @@ class BlobStore(Protocol):
         ...
 
     def copy_part(
-        self, ref: ContentRef, *, copy_upload: str, source_version: str, part: PartRange
+        self,
+        ref: ContentRef,
+        *,
+        copy_upload: str,
+        source_version: str,
+        part: PartRange,
+        source: ContentRef | None = None,
     ) -> CopiedPart:
         """Copy one byte range of version `source_version` into the open copy (one request).
+
+        The bytes come from `source`'s key when given, from the copy's own key otherwise.
 
         Raises:
             CopyCancelledError: the copy was aborted or completed.
@@ -245,14 +295,19 @@ class BlobStore(Protocol):
         copy_upload: str,
         source_version: str,
         parts: Sequence[CopiedPart],
+        source: ContentRef | None = None,
     ) -> str:
         """Assemble the copied parts as the key's new current version and return its id.
+
+        With `source` (a copy from another revision's key) there is nothing to check: the
+        source version is immutable, whatever is current on either key.
 
         Raises:
             CopyCancelledError: the copy was aborted or completed already (checked first: a
                 run that died right after completing finds its own version current).
-            SourceChangedError: the copy is still open but the key's current version is no
-                longer `source_version` (nothing is completed; the caller aborts).
+            SourceChangedError: without `source`, the copy is still open but the key's
+                current version is no longer `source_version` (nothing is completed; the
+                caller aborts).
         """
         ...
 
@@ -265,7 +320,78 @@ class BlobStore(Protocol):
         ...
 
     def delete_version(self, ref: ContentRef, version_id: str) -> None:
-        """Delete exactly one version of the revision's object (a missing one is fine)."""
+        """Delete exactly one version of the revision's object (a missing one is fine).
+
+        Raises:
+            DependencyError: storage failed or refused (the version is under legal hold);
+                nothing changed.
+        """
+        ...
+
+    # -- nothing is lost: revisions, trash and legal hold --------------------------------
+
+    def copy_revision(self, source: ContentRef, *, source_version: str, target: ContentRef) -> str:
+        """Copy one version of a revision onto another revision's key in STANDARD.
+
+        One request, so for objects under 5 GiB (larger ones go through the transfer
+        worker's multipart copy with `source`). The content type is kept; the copy starts
+        without tags and without a hold. Returns the new object's version id.
+
+        Raises:
+            DependencyError: the source version is missing or archived, or storage failed.
+        """
+        ...
+
+    def tag_noncurrent(self, ref: ContentRef, version_id: str) -> None:
+        """Tag a superseded version `kumocms-revision=noncurrent` (lifecycle moves it).
+
+        Raises:
+            DependencyError: the version is missing or storage failed.
+        """
+        ...
+
+    def tags(self, ref: ContentRef, version_id: str) -> dict[str, str]:
+        """The tags of one version.
+
+        Raises:
+            DependencyError: the version is missing or storage failed.
+        """
+        ...
+
+    def set_legal_hold(self, ref: ContentRef, version_id: str, *, on: bool) -> None:
+        """Put a legal hold on one version, or lift it (setting the same state is fine).
+
+        Raises:
+            DependencyError: the version is missing or storage failed.
+        """
+        ...
+
+    def legal_hold(self, ref: ContentRef, version_id: str) -> bool:
+        """Whether one version is under legal hold.
+
+        Raises:
+            DependencyError: the version is missing or storage failed.
+        """
+        ...
+
+    def delete_key(self, ref: ContentRef) -> None:
+        """Delete every version and delete marker of the revision's key (none is fine).
+
+        For uploads that were rejected or abandoned: nothing of them is worth keeping.
+
+        Raises:
+            DependencyError: storage failed, or refused some versions (under legal hold);
+                the others are deleted.
+        """
+        ...
+
+    def purge(self, document_id: DocumentId) -> None:
+        """Delete every version and delete marker of the document: revisions and sidecar.
+
+        Raises:
+            DependencyError: storage failed, or refused some versions (under legal hold);
+                the others are deleted.
+        """
         ...
 
     def write_sidecar(self, document_id: DocumentId, metadata: JsonObject) -> None:
@@ -292,16 +418,26 @@ class DocumentRepository(Protocol):
         """
         ...
 
-    def add(self, document: Document) -> None:
-        """Store a new document (adding an identical document again changes nothing).
+    def add(self, document: Document, *, history: Sequence[HistoryEntry] = ()) -> None:
+        """Store a new document and its history entries, atomically.
+
+        Adding an identical document again changes nothing.
 
         Raises:
             AlreadyExistsError: the id is taken by another document.
         """
         ...
 
-    def save(self, document: Document, *, expected_version: int) -> None:
-        """Replace the stored document if it still has `expected_version`.
+    def save(
+        self,
+        document: Document,
+        *,
+        expected_version: int,
+        history: Sequence[HistoryEntry] = (),
+    ) -> None:
+        """Replace the stored document if it still has `expected_version`, with its history.
+
+        The change's history entries are written in the same transaction.
 
         Storing a document that is already stored exactly changes nothing (a retried write whose
         first attempt landed).
@@ -312,8 +448,14 @@ class DocumentRepository(Protocol):
         """
         ...
 
-    def remove(self, document_id: DocumentId, *, expected_version: int) -> None:
-        """Delete the document if it still has `expected_version`.
+    def remove(
+        self,
+        document_id: DocumentId,
+        *,
+        expected_version: int,
+        history: Sequence[HistoryEntry] = (),
+    ) -> None:
+        """Delete the document if it still has `expected_version`, writing `history` with it.
 
         Raises:
             VersionConflictError: another write got there first.
@@ -327,6 +469,36 @@ class DocumentRepository(Protocol):
         Raises:
             InvalidCursorError: the cursor was not made by this repository.
         """
+        ...
+
+    def list_trash(self, *, limit: int, cursor: str | None) -> DocumentPage:
+        """Trashed documents, newest deletion first.
+
+        Raises:
+            InvalidCursorError: the cursor was not made by this repository's trash listing.
+        """
+        ...
+
+    def history(
+        self, document_id: DocumentId, *, now: datetime, limit: int, cursor: str | None
+    ) -> HistoryPage:
+        """The document's history entries newest first (expired entries are not returned).
+
+        Raises:
+            InvalidCursorError: the cursor was not made by this repository for this document.
+        """
+        ...
+
+    def expire_history(self, document_id: DocumentId, *, expires_at: datetime) -> None:
+        """Make every entry of a document that is gone expire at `expires_at`."""
+        ...
+
+    def find_purgeable(self, now: datetime, *, limit: int) -> Sequence[Document]:
+        """Trashed documents without a hold whose trash time is over (sparse index)."""
+        ...
+
+    def find_prunable(self, now: datetime, *, limit: int) -> Sequence[Document]:
+        """Documents with revisions the retention rule may now delete (sparse index)."""
         ...
 
     def search(self, query: DocumentFilter, *, limit: int, cursor: str | None) -> DocumentPage:

@@ -216,9 +216,11 @@ def encode_number(number: Decimal) -> str:
 def index_entries(document: Document, fields: IndexedFields) -> dict[str, str]:
     """What the index holds for `document`: field name -> encoded value.
 
-    The one place that decides whether a document is findable at all (§11's trash will
-    return nothing here, so trashing removes its entries in the same write).
+    The one place that decides whether a document is findable at all: a trashed document
+    has no entries, so trashing removes them in the same write and a restore puts them back.
     """
+    if document.trash is not None:
+        return {}
     return fields.entries(document.metadata)
 
 
@@ -305,6 +307,8 @@ class DocumentFilter:
 
     def matches(self, document: Document, fields: IndexedFields) -> bool:
         """Whether the current `document` answers the filter (the re-check of every hit)."""
+        if document.trash is not None:
+            return False
         if self.state is not None and document.state is not self.state:
             return False
         if self.content_type is not None and document.content_type != self.content_type:

@@ -50,6 +50,14 @@ class Action(enum.Enum):
     EXPIRE_RESTORE = "expire_restore"
     DELETE = "delete"
     EXPIRE_UPLOAD = "expire_upload"
+    ABORT_UPLOAD = "abort_upload"
+    UNDELETE = "undelete"
+    PURGE = "purge"
+    RESTORE_REVISION = "restore_revision"
+    START_REVISION_RESTORE = "start_revision_restore"
+    COMMIT_REVISION_RESTORE = "commit_revision_restore"
+    SET_LEGAL_HOLD = "set_legal_hold"
+    RECORD_HOLDS = "record_holds"
 
 
 _P, _A, _AR = ArchiveState.PENDING, ArchiveState.ACTIVE, ArchiveState.ARCHIVED
@@ -71,8 +79,8 @@ TRANSITIONS: MappingProxyType[Action, MappingProxyType[ArchiveState, ArchiveStat
                 Action.START_ARCHIVE: {_A: _AG},
                 Action.COMMIT_ARCHIVE: {_AG: _AR},
                 Action.START_PERMANENT: {_RD: _RD},
-                Action.FAIL_COPY: {_AG: _A, _RD: _RD},
-                Action.CANCEL_COPY: {_AG: _A, _RD: _RD},
+                Action.FAIL_COPY: {_AG: _A, _RD: _RD, _A: _A},
+                Action.CANCEL_COPY: {_AG: _A, _RD: _RD, _A: _A},
                 Action.REQUEST_RESTORE: {_AR: _RG, _RG: _RG},
                 Action.EXTEND_RESTORE: {_RD: _RD},
                 Action.COMPLETE_RESTORE: {_RG: _RD, _AR: _RD},
@@ -80,12 +88,22 @@ TRANSITIONS: MappingProxyType[Action, MappingProxyType[ArchiveState, ArchiveStat
                 Action.EXPIRE_RESTORE: {_RD: _AR, _RG: _AR},
                 Action.DELETE: {_P: _P, _A: _A, _AG: _AG, _AR: _AR, _RG: _RG, _RD: _RD, _RJ: _RJ},
                 Action.EXPIRE_UPLOAD: {_P: _P},
+                Action.ABORT_UPLOAD: {_P: _P},
+                Action.UNDELETE: {_A: _A, _AR: _AR, _RG: _RG, _RD: _RD, _RJ: _RJ},
+                Action.PURGE: {_A: _A, _AR: _AR, _RG: _RG, _RD: _RD, _RJ: _RJ},
+                Action.RESTORE_REVISION: {_A: _A},
+                Action.START_REVISION_RESTORE: {_A: _A},
+                Action.COMMIT_REVISION_RESTORE: {_A: _A},
+                Action.SET_LEGAL_HOLD: {_A: _A, _AG: _AG, _AR: _AR, _RG: _RG, _RD: _RD, _RJ: _RJ},
+                Action.RECORD_HOLDS: {_A: _A, _AG: _AG, _AR: _AR, _RG: _RG, _RD: _RD, _RJ: _RJ},
             }.items()
         }
     )
 )
 """For each action, the states it may start from and the state it leads to. DELETE and
 EXPIRE_UPLOAD end the document's life; their target is the state the record is removed in.
+DELETE puts the document in the trash (§11) in the state it had (a copy it waited for is
+cancelled first); UNDELETE takes it out, PURGE and ABORT_UPLOAD remove the record.
 A copy by the transfer worker starts with START_ARCHIVE or START_PERMANENT and ends with
 COMMIT_ARCHIVE or MAKE_PERMANENT, or with FAIL_COPY / CANCEL_COPY back in the state it started
 from; nothing else leaves ARCHIVING but DELETE, so a document is never stuck there."""

@@ -73,12 +73,31 @@ def validate_user_name(name: object) -> str:
 
 
 @attrs.frozen(kw_only=True)
+class Actor:
+    """Who made a change: an API caller (`user_id`, `name`) or a processor (`system`)."""
+
+    user_id: UserId | None = None
+    name: str | None = None
+    system: str | None = None
+
+    @classmethod
+    def of_system(cls, function: str) -> Actor:
+        """A processor, named by its function (`ingest`, `reconcile`, `transfer`)."""
+        return cls(system=function)
+
+
+@attrs.frozen(kw_only=True)
 class Principal:
     """The authenticated caller."""
 
     user_id: UserId
     name: str
     role: Role
+
+    @property
+    def actor(self) -> Actor:
+        """The caller as the author of a change."""
+        return Actor(user_id=self.user_id, name=self.name)
 
     def require(self, permission: Permission) -> None:
         """Raise unless the caller's role grants `permission`.

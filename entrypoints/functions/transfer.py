@@ -1,6 +1,8 @@
 """Entrypoints layer: the `transfer` Lambda function — copy orders from the transfer queue.
 
-Each SQS record's body is a copy order (`{"document_id", "copy_id"}`); its retry count travels
+Each SQS record's body is a copy order (`{"document_id", "copy_id"}`) or a hold order
+(`{"kind": "holds", "document_id"}`: bring Object Lock legal holds up to date); its retry
+count travels
 in the `kumocms-retries` message attribute. The function's queue has batch size 1: one copy
 fills an invocation, which works until the copy is committed or its remaining time
 (`context.get_remaining_time_in_millis()`) nears the end, then hands over by sending the order
@@ -22,6 +24,7 @@ with collection_paused():
     from entrypoints.bootstrap import Runtime, Wiring
     from entrypoints.manifest import FUNCTIONS
     from entrypoints.observability import configure_logging, count, get_logger, invocation
+    from kumocms.usecases.holds import HoldOrder, apply_holds
     from kumocms.usecases.transfer import CopyOrder, run_copy
 
 log = get_logger("kumocms.transfer")
@@ -49,7 +52,14 @@ def make_transfer_handler(get_runtime: Callable[[], Runtime]) -> Callable[..., d
                 if not isinstance(message_id, str):
                     raise TypeError("an SQS record has no messageId")
                 try:
-                    order = CopyOrder.decode(str(record.get("body")))
+                    body = str(record.get("body"))
+                    holds = HoldOrder.decode(body)
+                    if holds is not None:
+                        changed = apply_holds(runtime.ports, holds.document_id)
+                        count("Holds_applied" if changed else "Holds_unchanged")
+                        log.info("holds_worked", document_id=holds.document_id.value)
+                        continue
+                    order = CopyOrder.decode(body)
                     outcome = run_copy(
                         runtime.ports, order, attempts=_attempts(record), remaining=remaining
                     )

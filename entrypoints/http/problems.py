@@ -47,6 +47,7 @@ PROBLEMS: Mapping[type[Exception], ProblemType] = {
     e.RestoreInProgressError: ProblemType(202, "restore_in_progress", "Restore in progress"),
     e.UploadPendingError: ProblemType(409, "upload_pending", "Upload pending"),
     e.UploadRejectedError: ProblemType(409, "upload_rejected", "Upload rejected"),
+    e.LegalHoldError: ProblemType(409, "legal_hold", "Legal hold"),
     e.ConflictError: ProblemType(409, "conflict", "Conflict"),
     e.DependencyError: ProblemType(
         503, "service_unavailable", "Service unavailable", expose_detail=False

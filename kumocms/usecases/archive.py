@@ -13,6 +13,7 @@ from kumocms.ports import Ports, RestoreOutcome
 from kumocms.states import ArchiveState, StorageClass
 from kumocms.usecases.common import DocumentView, commit, download_link, with_conflict_retries
 from kumocms.usecases.documents import restore_retry_after
+from kumocms.usecases.holds import request_holds
 from kumocms.usecases.transfer import copy_retry_after, needs_worker, start_copy
 from kumocms.users import Permission, Principal
 
@@ -63,14 +64,16 @@ def archive_document(ports: Ports, actor: Principal, command: ArchiveDocument) -
         document.archive(command.storage_class, now)  # validates before storage
         assert document.revision is not None
         if needs_worker(ports, document):
-            return start_copy(ports, document, command.storage_class, document.start_archive)
+            return start_copy(
+                ports, document, command.storage_class, document.start_archive, by=actor.actor
+            )
         ref = ContentRef(document.id, document.revision)
         version = ports.blobs.archive(ref, command.storage_class)
-        return commit(
-            ports, document, document.archive(command.storage_class, now, version_id=version)
-        )
+        changed = document.archive(command.storage_class, now, version_id=version)
+        return commit(ports, document, changed, by=actor.actor)
 
     document = with_conflict_retries(ports, command.document_id, attempt, if_match=command.if_match)
+    request_holds(ports, document)
     view = DocumentView(document=document, download=download_link(ports, document))
     if document.state is ArchiveState.ARCHIVING:
         return ArchiveResult(
@@ -98,26 +101,34 @@ def restore_document(ports: Ports, actor: Principal, command: RestoreDocument) -
             if document.copy is not None:
                 return document  # the worker is copying it back already
             if needs_worker(ports, document):
-                return start_copy(ports, document, StorageClass.STANDARD, document.start_permanent)
+                return start_copy(
+                    ports,
+                    document,
+                    StorageClass.STANDARD,
+                    document.start_permanent,
+                    by=actor.actor,
+                )
             version = ports.blobs.make_permanent(ref)
-            return commit(ports, document, document.make_permanent(now, version_id=version))
+            permanent = document.make_permanent(now, version_id=version)
+            return commit(ports, document, permanent, by=actor.actor)
         if document.state is ArchiveState.RESTORING and not (
             request.permanent and document.restore is not None and not document.restore.permanent
         ):
             return document  # already running: nothing to ask storage or to save
         outcome = ports.blobs.request_restore(ref, days=request.days, tier=request.tier)
         changed = document.request_restore(request, now)
-        saved = document if changed is None else commit(ports, document, changed)
+        saved = document if changed is None else commit(ports, document, changed, by=actor.actor)
         if outcome is RestoreOutcome.ALREADY_RESTORED and saved.state is ArchiveState.RESTORING:
             # Storage already holds a copy (a completion event may still be on its way).
             info = ports.blobs.inspect(ref)
             expires_at = info.restore.expires_at if info and info.restore else None
             completed = saved.complete_restore(expires_at=expires_at, now=now)
             if completed is not None:
-                saved = commit(ports, saved, completed)
+                saved = commit(ports, saved, completed, by=actor.actor)
         return saved
 
     document = with_conflict_retries(ports, command.document_id, attempt, if_match=command.if_match)
+    request_holds(ports, document)
     view = DocumentView(document=document, download=download_link(ports, document))
     if document.state is ArchiveState.RESTORING:
         return RestoreResult(

@@ -11,12 +11,15 @@ from kumocms.errors import (
     ConflictError,
     DocumentNotFoundError,
     PreconditionFailedError,
+    ValidationError,
     VersionConflictError,
 )
+from kumocms.history import entries_for
 from kumocms.ids import DocumentId
 from kumocms.keys import ContentRef
 from kumocms.model import Changed, Document
 from kumocms.ports import Ports, PresignedUrl
+from kumocms.users import Actor
 
 if TYPE_CHECKING:
     from kumocms.portvalues import UploadTarget
@@ -34,13 +37,14 @@ class DocumentView:
 
 
 def load(ports: Ports, document_id: DocumentId) -> Document:
-    """The live document: an expired pending upload counts as deleted.
+    """The live document: an expired pending upload counts as deleted, a trashed one too.
 
     Raises:
-        DocumentNotFoundError: no such document, or its upload never arrived in time.
+        DocumentNotFoundError: no such document, its upload never arrived in time, or it is
+            in the trash.
     """
     document = ports.documents.get(document_id)
-    if document.is_expired(ports.clock.now()):
+    if document.trash is not None or document.is_expired(ports.clock.now()):
         raise DocumentNotFoundError(f"document {document_id} not found")
     return document
 
@@ -66,15 +70,34 @@ def check_version(document: Document, if_match: int | None) -> None:
         )
 
 
-def commit(ports: Ports, before: Document, changed: Changed) -> Document:
-    """Save a change conditionally on the version it was based on, then publish its events.
+def commit(ports: Ports, before: Document, changed: Changed, *, by: Actor) -> Document:
+    """Save a change and its history entries if the version is still `before`'s; publish.
+
+    The save is conditional on the version the change was based on; the events are published
+    once it landed.
 
     Raises:
         VersionConflictError: the document changed since `before` was read.
     """
-    ports.documents.save(changed.document, expected_version=before.version)
+    ports.documents.save(
+        changed.document,
+        expected_version=before.version,
+        history=entries_for(before, changed, by),
+    )
     ports.events.publish(changed.events)
     return changed.document
+
+
+def load_trashed(ports: Ports, document_id: DocumentId) -> Document:
+    """A document in the trash.
+
+    Raises:
+        DocumentNotFoundError: no such document, or it is not in the trash.
+    """
+    document = ports.documents.get(document_id)
+    if document.trash is None:
+        raise DocumentNotFoundError(f"document {document_id} is not in the trash")
+    return document
 
 
 def with_conflict_retries(
@@ -120,6 +143,24 @@ def with_conflict_retries(
                 ) from conflict
             document = None
     raise ConflictError(f"document {document_id} kept changing; try again")
+
+
+def page_limit(ports: Ports, limit: int | None) -> int:
+    """A listing's page size: the default when absent, else 1 to `list_max_limit`.
+
+    Raises:
+        ValidationError: out of range, or not an integer.
+    """
+    settings = ports.settings
+    if limit is None:
+        return settings.list_default_limit
+    if (
+        isinstance(limit, bool)
+        or not isinstance(limit, int)
+        or not 1 <= limit <= settings.list_max_limit
+    ):
+        raise ValidationError(f"limit must be from 1 to {settings.list_max_limit}", field="limit")
+    return limit
 
 
 def download_link(ports: Ports, document: Document) -> PresignedUrl | None:

@@ -26,6 +26,7 @@ from kumocms.errors import (
     ValidationError,
     VersionConflictError,
 )
+from kumocms.history import entries_for
 from kumocms.ids import DocumentId
 from kumocms.keys import ContentRef
 from kumocms.model import (
@@ -51,9 +52,10 @@ from kumocms.usecases.common import (
     commit,
     download_link,
     load,
+    page_limit,
     with_conflict_retries,
 )
-from kumocms.users import Permission, Principal
+from kumocms.users import Actor, Permission, Principal
 
 if TYPE_CHECKING:
     from kumocms import commands
@@ -123,11 +125,12 @@ def upload_document(ports: Ports, actor: Principal, command: UploadDocument) -> 
             now=now,
             owner=actor.user_id,
             content_version=stored,
+            by=actor.actor,
         )
         upload = None
     else:
         declared = _declare_presigned(command)
-        pending, upload = _prepare_upload(ports, ref, declared, now)
+        pending, upload = _prepare_upload(ports, ref, declared, now, by=actor.actor)
         changed = Document.begin_upload(
             document_id=document_id,
             pending=pending,
@@ -139,7 +142,7 @@ def upload_document(ports: Ports, actor: Principal, command: UploadDocument) -> 
     # would make the client retry and create a second document. Leftovers of a failed add
     # are orphans the storage events clean up.
     ports.blobs.write_sidecar(document_id, metadata)
-    ports.documents.add(changed.document)
+    ports.documents.add(changed.document, history=entries_for(None, changed, actor.actor))
     ports.events.publish(changed.events)
     return DocumentView(
         document=changed.document, download=download_link(ports, changed.document), upload=upload
@@ -205,14 +208,7 @@ def list_documents(
     """
     actor.require(Permission.READ)
     settings = ports.settings
-    if limit is None:
-        limit = settings.list_default_limit
-    if (
-        isinstance(limit, bool)
-        or not isinstance(limit, int)
-        or not (1 <= limit <= settings.list_max_limit)
-    ):
-        raise ValidationError(f"limit must be from 1 to {settings.list_max_limit}", field="limit")
+    limit = page_limit(ports, limit)
     now = ports.clock.now()
     page: DocumentPage
     if filters:
@@ -253,7 +249,7 @@ def update_metadata(ports: Ports, actor: Principal, command: UpdateMetadata) -> 
             # repeating the request repairs it.
             ports.blobs.write_sidecar(document.id, document.metadata)
             return document
-        saved = commit(ports, document, changed)
+        saved = commit(ports, document, changed, by=actor.actor)
         ports.blobs.write_sidecar(saved.id, saved.metadata)
         return saved
 
@@ -298,6 +294,7 @@ def replace_document(ports: Ports, actor: Principal, command: ReplaceDocument) -
                 state=document.state.value,
                 action="replace",
             )
+        document.check_not_held("replaced")
         ref = ContentRef(document.id, document.next_revision())
         if command.content is not None:
             assert sha256 is not None
@@ -310,25 +307,27 @@ def replace_document(ports: Ports, actor: Principal, command: ReplaceDocument) -
                 now=now,
                 metadata=metadata,
                 content_version=stored,
+                by=actor.actor,
             )
             try:
-                saved = commit(ports, document, changed)
+                saved = commit(ports, document, changed, by=actor.actor)
             except VersionConflictError:
                 # The stored revision will never be referenced: remove it before retrying.
-                ports.blobs.delete(document.id, [ref.revision], sidecar=False)
+                ports.blobs.delete_key(ref)
                 raise
             _tidy_after_replace(ports, document)
+            ingest.tag_superseded(ports, document)
             if metadata is not None:
                 ports.blobs.write_sidecar(saved.id, saved.metadata)
             return saved
-        pending, target = _prepare_upload(ports, ref, declared, now)
+        pending, target = _prepare_upload(ports, ref, declared, now, by=actor.actor)
         changed = document.begin_replace(pending, now, metadata=metadata)
         try:
-            saved = commit(ports, document, changed)
+            saved = commit(ports, document, changed, by=actor.actor)
         except VersionConflictError:
             ports.blobs.abort_upload(ref, upload_id=pending.multipart_id)
             raise
-        _tidy_after_replace(ports, document, keep_current=True)
+        _tidy_after_replace(ports, document)
         if metadata is not None:
             ports.blobs.write_sidecar(saved.id, saved.metadata)
         targets.append(target)
@@ -343,35 +342,60 @@ def replace_document(ports: Ports, actor: Principal, command: ReplaceDocument) -
 
 
 def delete_document(ports: Ports, actor: Principal, command: DeleteDocument) -> None:
-    """Delete a document, its content revisions and its sidecar; abort a pending upload.
+    """Put a document in the trash (§11); a pending first upload is aborted instead.
 
-    Storage is cleaned first, so a failure part-way leaves a record that a retry deletes
-    rather than objects nothing points at.
+    The trash keeps the content, every revision and the sidecar; a pending replacement is
+    aborted and a running copy cancelled first. An aborted upload's record goes, with its
+    history entry, before its objects: no event can confirm it once the record is gone.
 
     Raises:
-        DocumentNotFoundError: no such document.
+        DocumentNotFoundError: no such document (or it is in the trash already).
         PreconditionFailedError: `If-Match` is stale.
+        LegalHoldError: a legal hold is on.
     """
     actor.require(Permission.WRITE)
 
     def attempt(document: Document) -> Document:
-        changed = document.delete(ports.clock.now())
+        now = ports.clock.now()
+        if document.state is ArchiveState.PENDING:
+            return _abort_first_upload(ports, actor, document, now)
+        changed = document.delete(
+            now, by=actor.actor, purge_after=now + ports.settings.trash_retention
+        )
         transfer.cancel_copy(ports, document)
-        revisions = {document.revision, document.stale_revision}
-        if document.pending is not None:
-            pending = ContentRef(document.id, document.pending.revision)
-            ports.blobs.abort_upload(pending, upload_id=document.pending.multipart_id)
-            revisions.add(pending.revision)
-        ports.blobs.delete(document.id, sorted(r for r in revisions if r is not None), sidecar=True)
-        # Gone already is fine: a retried removal whose first attempt landed, or a racer.
-        with contextlib.suppress(DocumentNotFoundError):
-            ports.documents.remove(document.id, expected_version=document.version)
+        saved = commit(ports, document, changed, by=actor.actor)
         if document.copy is not None:
             ports.documents.remove_copy(document.id, document.copy.copy_id)
-        ports.events.publish(changed.events)
-        return document
+        if document.pending is not None:
+            pending = ContentRef(document.id, document.pending.revision)
+            with contextlib.suppress(DependencyError):  # stale_revision: events finish it
+                ports.blobs.abort_upload(pending, upload_id=document.pending.multipart_id)
+        return saved
 
     with_conflict_retries(ports, command.document_id, attempt, if_match=command.if_match)
+
+
+def _abort_first_upload(
+    ports: Ports, actor: Principal, document: Document, now: datetime
+) -> Document:
+    assert document.pending is not None
+    changed = document.abort_upload(now)
+    expires = now + ports.settings.history_retention
+    # Gone already is fine: a retried removal whose first attempt landed, or a racer.
+    with contextlib.suppress(DocumentNotFoundError):
+        ports.documents.remove(
+            document.id,
+            expected_version=document.version,
+            history=entries_for(document, changed, actor.actor, expires_at=expires),
+        )
+    ports.documents.expire_history(document.id, expires_at=expires)
+    ports.blobs.abort_upload(
+        ContentRef(document.id, document.pending.revision),
+        upload_id=document.pending.multipart_id,
+    )
+    ports.blobs.purge(document.id)
+    ports.events.publish(changed.events)
+    return document
 
 
 def issue_part_urls(
@@ -428,7 +452,7 @@ def complete_upload(ports: Ports, actor: Principal, command: CompleteUpload) -> 
         )
     ref = ContentRef(document.id, pending.revision)
     ports.blobs.complete_multipart(ref, upload_id=pending.multipart_id, parts=command.parts)
-    confirmed = ingest.confirm_pending(ports, ref, sequencer=None)
+    confirmed = ingest.confirm_pending(ports, ref, sequencer=None, by=actor.actor)
     return DocumentView(document=confirmed, download=download_link(ports, confirmed))
 
 
@@ -488,7 +512,7 @@ def _declare_presigned(command: UploadDocument) -> ContentDeclaration:
 
 
 def _prepare_upload(
-    ports: Ports, ref: ContentRef, declared: ContentDeclaration, now: datetime
+    ports: Ports, ref: ContentRef, declared: ContentDeclaration, now: datetime, *, by: Actor
 ) -> tuple[PendingUpload, UploadTarget]:
     from kumocms.portvalues import UploadTarget  # noqa: PLC0415 - off the read path
 
@@ -511,6 +535,7 @@ def _prepare_upload(
             expires_at=expires_at,
             multipart_id=upload_id,
             part_size=part_size,
+            requested_by=by,
         )
         target = UploadTarget(
             method="MULTIPART", expires_at=urls_expire, part_size=part_size, parts=parts
@@ -521,26 +546,23 @@ def _prepare_upload(
     mode = UploadMode.PUT if declared.sha256 is not None else UploadMode.POST
     target = ports.blobs.presign_upload(ref, declared, mode=mode, expires_in=settings.presign_ttl)
     pending = PendingUpload(
-        revision=ref.revision, declared=declared, mode=mode, expires_at=expires_at
+        revision=ref.revision, declared=declared, mode=mode, expires_at=expires_at, requested_by=by
     )
     return pending, target
 
 
-def _tidy_after_replace(ports: Ports, before: Document, *, keep_current: bool = False) -> None:
-    """Remove what a committed replacement made obsolete, as far as storage lets us now.
+def _tidy_after_replace(ports: Ports, before: Document) -> None:
+    """Abort the replacement a committed replace superseded, as far as storage lets us now.
 
-    The replacement has been saved, so failing the request here would make the client send it
-    again. Whatever is left is recorded on the document (`stale_revision`, revisions at or
-    below its version) and deleted when its storage events are processed.
+    The old current revision is kept (§11). The replacement has been saved, so failing the
+    request here would make the client send it again: what is left is recorded on the
+    document (`stale_revision`) and deleted when its storage events are processed.
     """
-    try:
-        if before.pending is not None:
-            superseded = ContentRef(before.id, before.pending.revision)
-            ports.blobs.abort_upload(superseded, upload_id=before.pending.multipart_id)
-        if not keep_current and before.revision is not None:
-            ports.blobs.delete(before.id, [before.revision], sidecar=False)
-    except DependencyError:
+    if before.pending is None:
         return
+    superseded = ContentRef(before.id, before.pending.revision)
+    with contextlib.suppress(DependencyError):
+        ports.blobs.abort_upload(superseded, upload_id=before.pending.multipart_id)
 
 
 def _pending_multipart(document: Document) -> PendingUpload:

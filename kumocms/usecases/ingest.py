@@ -13,7 +13,7 @@ from datetime import datetime
 
 import attrs
 
-from kumocms.errors import RetryLaterError
+from kumocms.errors import DependencyError, RetryLaterError
 from kumocms.ids import DocumentId
 from kumocms.keys import ContentRef, SidecarRef, parse_key
 from kumocms.model import (
@@ -28,6 +28,10 @@ from kumocms.ports import Ports
 from kumocms.states import ArchiveState, StorageClass
 from kumocms.usecases import transfer
 from kumocms.usecases.common import commit, find, with_conflict_retries
+from kumocms.users import Actor
+
+INGEST = Actor.of_system("ingest")
+"""The author of the changes storage events make."""
 
 
 class Outcome(enum.Enum):
@@ -85,8 +89,8 @@ class RestoreExpired:
 StorageEvent = ObjectCreated | RestoreInitiated | RestoreCompleted | RestoreExpired
 
 
-def handle_storage_event(ports: Ports, event: StorageEvent) -> Outcome:
-    """Apply one storage event to the document its key belongs to.
+def handle_storage_event(ports: Ports, event: StorageEvent, *, by: Actor = INGEST) -> Outcome:
+    """Apply one storage event to the document its key belongs to (changes authored `by`).
 
     Raises:
         RetryLaterError: an object arrived for a document that does not exist yet (its record
@@ -104,25 +108,29 @@ def handle_storage_event(ports: Ports, event: StorageEvent) -> Outcome:
         return _retrying(
             ports,
             target.document_id,
-            lambda doc: _object_created(ports, doc, target, event),
+            lambda doc: _object_created(ports, doc, target, event, by),
             first=document,
         )
     if isinstance(target, SidecarRef):
         return Outcome.IGNORED
     if isinstance(event, RestoreCompleted):
         return _retrying(
-            ports, target.document_id, lambda doc: _restore_completed(ports, doc, target, event)
+            ports,
+            target.document_id,
+            lambda doc: _restore_completed(ports, doc, target, event, by),
         )
     if isinstance(event, RestoreInitiated):
         return _retrying(
-            ports, target.document_id, lambda doc: _restore_initiated(ports, doc, target)
+            ports, target.document_id, lambda doc: _restore_initiated(ports, doc, target, by)
         )
     return _retrying(
-        ports, target.document_id, lambda doc: _restore_expired(ports, doc, target, event)
+        ports, target.document_id, lambda doc: _restore_expired(ports, doc, target, event, by)
     )
 
 
-def confirm_pending(ports: Ports, ref: ContentRef, *, sequencer: str | None) -> Document:
+def confirm_pending(
+    ports: Ports, ref: ContentRef, *, sequencer: str | None, by: Actor = INGEST
+) -> Document:
     """Confirm (or reject) the pending revision `ref` from what storage holds now.
 
     Used by multipart completion; events reach the same code through handle_storage_event.
@@ -134,7 +142,7 @@ def confirm_pending(ports: Ports, ref: ContentRef, *, sequencer: str | None) -> 
     _retrying(
         ports,
         ref.document_id,
-        lambda doc: _object_created(ports, doc, ref, event),
+        lambda doc: _object_created(ports, doc, ref, event, by),
         missing_ok=False,
     )
     return ports.documents.get(ref.document_id)
@@ -144,20 +152,26 @@ def confirm_pending(ports: Ports, ref: ContentRef, *, sequencer: str | None) -> 
 
 
 def _object_created(
-    ports: Ports, document: Document, ref: ContentRef, event: ObjectCreated
+    ports: Ports, document: Document, ref: ContentRef, event: ObjectCreated, by: Actor
 ) -> Outcome:
     role = document.revision_role(ref.revision)
     if role is RevisionRole.PENDING:
-        return _confirm(ports, document, ref, event)
+        return _confirm(ports, document, ref, event, by)
     if role is RevisionRole.STALE:
-        ports.blobs.delete(document.id, [ref.revision], sidecar=False)
+        # A rejected, abandoned or pruned revision: every version of its key is garbage.
+        if not _may_delete(document):
+            return Outcome.UNCHANGED
+        ports.blobs.delete_key(ref)
         return Outcome.CLEANED
-    if role is RevisionRole.UNKNOWN:
-        # A revision from a request still in flight: its own save will make it current.
-        return Outcome.IGNORED
-    if document.stale_revision is not None:
+    if role is RevisionRole.KEPT:
+        return _kept_revision_written(ports, document, ref, event)
+    if role in (RevisionRole.UNKNOWN, RevisionRole.COPYING):
+        # A revision from a request (or a worker copy) still in flight: its own save makes it
+        # current.
+        return Outcome.IGNORED if role is RevisionRole.UNKNOWN else Outcome.UNCHANGED
+    if document.stale_revision is not None and _may_delete(document):
         # Repeat the cleanup a failed attempt may have missed (deletes are idempotent).
-        ports.blobs.delete(document.id, [document.stale_revision], sidecar=False)
+        ports.blobs.delete_key(ContentRef(document.id, document.stale_revision))
     if event.version_id is not None and event.version_id == document.content_version:
         return Outcome.UNCHANGED  # the transfer worker's commit (AWS: CompleteMultipartUpload)
     if document.copy is not None:
@@ -174,10 +188,40 @@ def _object_created(
         sequencer=event.sequencer,
         now=ports.clock.now(),
     )
-    return _commit(ports, document, changed)
+    return _commit(ports, document, changed, by)
 
 
-def _confirm(ports: Ports, document: Document, ref: ContentRef, event: ObjectCreated) -> Outcome:
+def _may_delete(document: Document) -> bool:
+    """Nothing of a trashed or held document is deleted, not even a leftover."""
+    return document.trash is None and document.legal_hold is None and not document.held_versions
+
+
+def _kept_revision_written(
+    ports: Ports, document: Document, ref: ContentRef, event: ObjectCreated
+) -> Outcome:
+    """An event for an earlier revision's key: keep its own version, delete another by id.
+
+    Its own version comes from a late or repeated event; another version from a presigned
+    URL used again after a replace.
+    """
+    kept = {r.version_id for r in document.kept_revisions if r.key == ref.revision}
+    version = event.version_id
+    if version is None or version in kept or not _may_delete(document):
+        return Outcome.UNCHANGED
+    if any(
+        held.key == ref.revision and held.version_id == version for held in document.held_versions
+    ):
+        return Outcome.UNCHANGED
+    current = ports.blobs.current_version(ref)
+    if current is not None and current != version and current not in kept:
+        return Outcome.UNCHANGED  # not ours to judge: a newer write will have its own event
+    ports.blobs.delete_version(ref, version)
+    return Outcome.CLEANED
+
+
+def _confirm(
+    ports: Ports, document: Document, ref: ContentRef, event: ObjectCreated, by: Actor
+) -> Outcome:
     assert document.pending is not None
     info = ports.blobs.inspect(ref)
     if info is None:
@@ -188,11 +232,28 @@ def _confirm(ports: Ports, document: Document, ref: ContentRef, event: ObjectCre
     changed = document.confirm_upload(
         observed=observed, sequencer=event.sequencer, now=ports.clock.now()
     )
-    outcome = _commit(ports, document, changed)
+    outcome = _commit(ports, document, changed, by)
     stale = changed.document.stale_revision
-    if stale is not None:
-        ports.blobs.delete(document.id, [stale], sidecar=False)
+    if stale is not None and _may_delete(changed.document):
+        ports.blobs.delete_key(ContentRef(document.id, stale))
+    if changed.document.revision != document.revision:
+        tag_superseded(ports, document)
     return outcome
+
+
+def tag_superseded(ports: Ports, before: Document) -> None:
+    """Tag the revision that stopped being current, for the operator's lifecycle rule.
+
+    Best effort: an untagged revision only stays in its storage class.
+    """
+    kept = before.kept_revisions
+    version = kept[-1].version_id if kept else None
+    if version is None:
+        return
+    try:
+        ports.blobs.tag_noncurrent(ContentRef(before.id, kept[-1].key), version)
+    except DependencyError:
+        return
 
 
 def _observe(ports: Ports, ref: ContentRef, observed: StoredContent) -> StoredContent:
@@ -206,7 +267,7 @@ def _observe(ports: Ports, ref: ContentRef, observed: StoredContent) -> StoredCo
 
 
 def _restore_completed(
-    ports: Ports, document: Document, ref: ContentRef, event: RestoreCompleted
+    ports: Ports, document: Document, ref: ContentRef, event: RestoreCompleted, by: Actor
 ) -> Outcome:
     if ref.revision != document.revision:
         return Outcome.IGNORED
@@ -224,50 +285,51 @@ def _restore_completed(
         ):
             return Outcome.UNCHANGED
         changed = document.complete_restore(expires_at=status.expires_at, now=now)
-        return _commit(ports, document, changed)
+        return _commit(ports, document, changed, by)
     if state is ArchiveState.RESTORED and document.restore is not None:
         if document.restore.permanent:
-            return _make_permanent(ports, document, ref)
+            return _make_permanent(ports, document, ref, by)
         return _commit(
-            ports, document, document.complete_restore(expires_at=event.expires_at, now=now)
+            ports, document, document.complete_restore(expires_at=event.expires_at, now=now), by
         )
     if state is not ArchiveState.RESTORING:
         return Outcome.UNCHANGED
     changed = document.complete_restore(expires_at=event.expires_at, now=now)
-    outcome = _commit(ports, document, changed)
+    outcome = _commit(ports, document, changed, by)
     restored = changed.document if changed is not None else document
     if restored.restore is not None and restored.restore.permanent:
-        return _make_permanent(ports, restored, ref)
+        return _make_permanent(ports, restored, ref, by)
     return outcome
 
 
-def _make_permanent(ports: Ports, document: Document, ref: ContentRef) -> Outcome:
+def _make_permanent(ports: Ports, document: Document, ref: ContentRef, by: Actor) -> Outcome:
     if document.copy is not None:
         return Outcome.UNCHANGED  # the transfer worker is copying it back already
     if transfer.needs_worker(ports, document):
-        transfer.start_copy(ports, document, StorageClass.STANDARD, document.start_permanent)
+        transfer.start_copy(ports, document, StorageClass.STANDARD, document.start_permanent, by=by)
         return Outcome.APPLIED
     version = ports.blobs.make_permanent(ref)
-    return _commit(ports, document, document.make_permanent(ports.clock.now(), version_id=version))
+    changed = document.make_permanent(ports.clock.now(), version_id=version)
+    return _commit(ports, document, changed, by)
 
 
-def _restore_initiated(ports: Ports, document: Document, ref: ContentRef) -> Outcome:
+def _restore_initiated(ports: Ports, document: Document, ref: ContentRef, by: Actor) -> Outcome:
     if ref.revision != document.revision or document.state is not ArchiveState.ARCHIVED:
         return Outcome.UNCHANGED
     info = ports.blobs.inspect(ref)
     if info is None or info.restore is None or not info.restore.ongoing:
         return Outcome.UNCHANGED
     request = RestoreRequest(days=ports.settings.default_restore_days)
-    return _commit(ports, document, document.request_restore(request, ports.clock.now()))
+    return _commit(ports, document, document.request_restore(request, ports.clock.now()), by)
 
 
 def _restore_expired(
-    ports: Ports, document: Document, ref: ContentRef, event: RestoreExpired
+    ports: Ports, document: Document, ref: ContentRef, event: RestoreExpired, by: Actor
 ) -> Outcome:
     if ref.revision != document.revision:
         return Outcome.IGNORED
     changed = document.expire_restore(expired_at=event.occurred_at, now=ports.clock.now())
-    return _commit(ports, document, changed)
+    return _commit(ports, document, changed, by)
 
 
 def _orphan(ports: Ports, target: ContentRef | SidecarRef) -> Outcome:
@@ -282,10 +344,8 @@ def _orphan(ports: Ports, target: ContentRef | SidecarRef) -> Outcome:
         raise RetryLaterError(
             f"no record for document {document_id} yet", document_id=document_id.value
         )
-    if isinstance(target, SidecarRef):
-        ports.blobs.delete(document_id, [], sidecar=True)
-    else:
-        ports.blobs.delete(document_id, [target.revision], sidecar=False)
+    # No record and none coming: everything under the document's folder goes, by version.
+    ports.blobs.purge(document_id)
     return Outcome.CLEANED
 
 
@@ -302,10 +362,10 @@ def _verify_sidecar(ports: Ports, document: Document) -> Outcome:
 # ---- plumbing -----------------------------------------------------------------------------
 
 
-def _commit(ports: Ports, before: Document, changed: Changed | None) -> Outcome:
+def _commit(ports: Ports, before: Document, changed: Changed | None, by: Actor) -> Outcome:
     if changed is None:
         return Outcome.UNCHANGED
-    commit(ports, before, changed)
+    commit(ports, before, changed, by=by)
     return Outcome.APPLIED
 
 

@@ -1,13 +1,22 @@
-"""Domain layer: scheduled reconciliation — expire lost uploads, settle stuck restores."""
+"""Domain layer: scheduled reconciliation — expire uploads, settle restores, empty the trash.
+
+It also prunes old revisions; each kind of work is found through a sparse index, never a scan.
+"""
 
 from __future__ import annotations
 
 import attrs
 
 from kumocms import events as ev
-from kumocms.errors import DocumentNotFoundError, VersionConflictError
+from kumocms.errors import (
+    DependencyError,
+    DocumentNotFoundError,
+    LegalHoldError,
+    VersionConflictError,
+)
+from kumocms.history import entries_for
 from kumocms.keys import ContentRef, content_key
-from kumocms.model import Document
+from kumocms.model import Document, RevisionPolicy
 from kumocms.ports import Ports
 from kumocms.states import ArchiveState
 from kumocms.usecases.ingest import (
@@ -18,6 +27,9 @@ from kumocms.usecases.ingest import (
     handle_storage_event,
 )
 from kumocms.usecases.transfer import settle_dead_copies, settle_stalled_copies
+from kumocms.users import Actor
+
+RECONCILE = Actor.of_system("reconcile")
 
 
 @attrs.frozen(kw_only=True)
@@ -31,6 +43,8 @@ class ReconcileReport:
     restores_expired: int = 0
     restores_stuck: int = 0
     copies_failed: int = 0
+    documents_purged: int = 0
+    revisions_pruned: int = 0
 
 
 def reconcile(ports: Ports, *, limit: int = 100) -> ReconcileReport:
@@ -44,6 +58,8 @@ def reconcile(ports: Ports, *, limit: int = 100) -> ReconcileReport:
     - A transfer worker copy whose order reached the worker's dead-letter queue, or without
       progress for `copy_stall` (its order was lost), is rolled back: aborted, the document as
       before, `DocumentCopyFailed` published.
+    - A trashed document whose trash time is over (and that no hold keeps) is purged.
+    - Revisions the retention rule no longer keeps are deleted (by version).
     """
     counts: dict[str, int] = {}
 
@@ -66,7 +82,66 @@ def reconcile(ports: Ports, *, limit: int = 100) -> ReconcileReport:
     failed = settle_dead_copies(ports, limit=limit) + settle_stalled_copies(ports, limit=limit)
     if failed:
         counts["copies_failed"] = failed
+    for document in ports.documents.find_purgeable(now, limit=limit):
+        try:
+            purge_document(ports, document, by=RECONCILE)
+        except (LegalHoldError, DocumentNotFoundError, VersionConflictError, DependencyError):
+            continue  # held, restored or changed meanwhile; or storage refused: next run
+        bump("documents_purged")
+    policy = RevisionPolicy.of(ports.settings)
+    for document in ports.documents.find_prunable(now, limit=limit):
+        pruned = _prune(ports, document, policy)
+        if pruned:
+            counts["revisions_pruned"] = counts.get("revisions_pruned", 0) + pruned
     return ReconcileReport(**counts)
+
+
+def purge_document(ports: Ports, document: Document, *, by: Actor) -> None:
+    """Delete a trashed document for good: record and history entry first, then its objects.
+
+    Once the record is gone no event can bring it back, so deleting the objects afterwards
+    cannot take content a document relies on; a failure there leaves objects the orphan
+    cleanup of their (repeated) events, or the lifecycle rules, remove.
+
+    Raises:
+        LegalHoldError: a legal hold is on.
+        DocumentNotFoundError: the document is not in the trash.
+        VersionConflictError: it changed meanwhile.
+    """
+    now = ports.clock.now()
+    changed = document.purge(now)
+    expires = now + ports.settings.history_retention
+    transfer_job = ports.documents.get_copy(document.id)
+    ports.documents.remove(
+        document.id,
+        expected_version=document.version,
+        history=entries_for(document, changed, by, expires_at=expires),
+    )
+    ports.documents.expire_history(document.id, expires_at=expires)
+    if transfer_job is not None:
+        ports.documents.remove_copy(document.id, transfer_job.copy_id)
+    ports.blobs.purge(document.id)
+    ports.events.publish(changed.events)
+
+
+def _prune(ports: Ports, document: Document, policy: RevisionPolicy) -> int:
+    """Drop the revisions retention no longer keeps: the record first, then their objects."""
+    doomed = policy.prunable(document, ports.clock.now())
+    if not doomed and not document.pruning:
+        return 0
+    trimmed = document.prune(doomed)
+    try:
+        ports.documents.save(trimmed, expected_version=document.version)
+    except (VersionConflictError, DocumentNotFoundError):
+        return 0  # it changed meanwhile; the next run looks again
+    try:
+        for key in trimmed.pruning:
+            ports.blobs.delete_key(ContentRef(document.id, key))
+        # Same version: a writer that read `trimmed` may add back only keys already deleted.
+        ports.documents.save(trimmed.pruned(), expected_version=trimmed.version)
+    except (VersionConflictError, DocumentNotFoundError, DependencyError):
+        return len(doomed)  # `pruning` keeps the keys: the next run deletes them again
+    return len(doomed)
 
 
 def _settle_upload(ports: Ports, document: Document) -> str | None:
@@ -82,17 +157,27 @@ def _settle_upload(ports: Ports, document: Document) -> str | None:
     try:
         if document.state is ArchiveState.PENDING:
             changed = document.expire_upload(now)
-            ports.documents.remove(document.id, expected_version=document.version)
+            expires = now + ports.settings.history_retention
+            ports.documents.remove(
+                document.id,
+                expected_version=document.version,
+                history=entries_for(document, changed, RECONCILE, expires_at=expires),
+            )
+            ports.documents.expire_history(document.id, expires_at=expires)
             name = "uploads_expired"
         else:
             changed = document.abandon_replace(now)
-            ports.documents.save(changed.document, expected_version=document.version)
+            ports.documents.save(
+                changed.document,
+                expected_version=document.version,
+                history=entries_for(document, changed, RECONCILE),
+            )
             name = "replacements_abandoned"
     except (VersionConflictError, DocumentNotFoundError):
         return None  # it moved on meanwhile; the next run looks again
     ports.blobs.abort_upload(ref, upload_id=pending.multipart_id)
     if name == "uploads_expired":
-        ports.blobs.delete(document.id, [], sidecar=True)
+        ports.blobs.purge(document.id)
     ports.events.publish(changed.events)
     return name
 

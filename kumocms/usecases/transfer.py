@@ -42,6 +42,10 @@ from kumocms.model import (
 from kumocms.ports import Ports
 from kumocms.states import StorageClass
 from kumocms.usecases.common import commit, find, with_conflict_retries
+from kumocms.users import Actor
+
+WORKER = Actor.of_system("transfer")
+"""The author of the changes the worker and its rollbacks make."""
 
 HANDOVER_MARGIN = timedelta(seconds=30)
 """Time kept in hand after the last batch for the checkpoint, the hand-over message and the
@@ -71,7 +75,10 @@ class CopyOutcome(enum.Enum):
 
 @attrs.frozen(kw_only=True)
 class CopyOrder:
-    """The transfer queue's message: which document's copy to work on."""
+    """The transfer queue's message: which document's copy to work on.
+
+    A body without `copy_id` and with `"kind": "holds"` is a `HoldOrder` (see holds.py).
+    """
 
     document_id: DocumentId
     copy_id: str
@@ -110,6 +117,9 @@ def start_copy(
     document: Document,
     storage_class: StorageClass,
     begin: Callable[[CopyTicket, datetime], Changed],
+    *,
+    by: Actor,
+    from_revision: int | None = None,
 ) -> Document:
     """Open the multipart copy, record the job, point the document at it, queue the order.
 
@@ -123,8 +133,17 @@ def start_copy(
     """
     assert document.revision is not None
     now = ports.clock.now()
-    ref = ContentRef(document.id, document.revision)
-    source_version = ports.blobs.current_version(ref)
+    size, content_type = document.size, document.content_type
+    if from_revision is None:
+        ref = ContentRef(document.id, document.revision)
+        source_key = None
+        source_version = ports.blobs.current_version(ref)
+    else:
+        # A revision restore: the kept version of that revision onto a new key.
+        old = document.find_revision(from_revision)
+        ref = ContentRef(document.id, document.next_revision())
+        source_key, source_version = old.key, old.version_id
+        size, content_type = old.size, old.content_type
     if source_version is None:
         raise DependencyError("the content to copy is missing from storage")
     copy_id = ports.ids.copy_id()
@@ -133,19 +152,21 @@ def start_copy(
         storage_class=storage_class,
         previous_state=document.state,
         started_at=now,
+        from_revision=from_revision,
+        target_key=None if from_revision is None else ref.revision,
+        requested_by=by,
     )
     changed = begin(ticket, now)  # validates the move before anything is created
-    upload = ports.blobs.start_copy(
-        ref, storage_class=storage_class, content_type=document.content_type
-    )
+    upload = ports.blobs.start_copy(ref, storage_class=storage_class, content_type=content_type)
     job = CopyJob(
         document_id=document.id,
         copy_id=copy_id,
-        revision=document.revision,
-        size=document.size,
+        revision=ref.revision,
+        size=size,
         source_version=source_version,
+        source_revision=source_key,
         upload_id=upload,
-        part_size=plan_copy_part_size(document.size, ports.settings.copy_part_size),
+        part_size=plan_copy_part_size(size, ports.settings.copy_part_size),
         storage_class=storage_class,
         copying_state=changed.document.state,
         previous_state=document.state,
@@ -153,7 +174,7 @@ def start_copy(
     )
     ports.documents.add_copy(job)
     try:
-        saved = commit(ports, document, changed)
+        saved = commit(ports, document, changed, by=by)
     except Exception:
         ports.documents.remove_copy(document.id, copy_id)
         ports.blobs.abort_copy(ref, copy_upload=upload)
@@ -222,7 +243,11 @@ def _work(ports: Ports, job: CopyJob, remaining: Remaining, parallel: Parallel) 
     document = find(ports, job.document_id)
     if document is None or not document.copying(job.copy_id):
         raise CopyCancelledError("the document no longer waits for this copy")
-    if not job.completing and ports.blobs.current_version(ref) != job.source_version:
+    if (
+        job.source_revision is None
+        and not job.completing
+        and ports.blobs.current_version(ref) != job.source_version
+    ):
         raise SourceChangedError("the content changed since the copy started")
     settings = ports.settings
     # Until a batch has been timed, assume the pessimistic throughput for one part.
@@ -245,10 +270,23 @@ def _work(ports: Ports, job: CopyJob, remaining: Remaining, parallel: Parallel) 
     return _commit(ports, job, ref)
 
 
+def _source(job: CopyJob) -> ContentRef | None:
+    """The key a copy reads, when it is not the key it writes (a revision restore)."""
+    if job.source_revision is None:
+        return None
+    return ContentRef(job.document_id, job.source_revision)
+
+
 def _part_copier(ports: Ports, ref: ContentRef, job: CopyJob) -> Callable[[PartRange], CopiedPart]:
+    source = _source(job)
+
     def copy_one(part: PartRange) -> CopiedPart:
         return ports.blobs.copy_part(
-            ref, copy_upload=job.upload_id, source_version=job.source_version, part=part
+            ref,
+            copy_upload=job.upload_id,
+            source_version=job.source_version,
+            part=part,
+            source=source,
         )
 
     return copy_one
@@ -272,12 +310,22 @@ def _commit(ports: Ports, job: CopyJob, ref: ContentRef) -> CopyOutcome:
         if not document.copying(job.copy_id):
             return None
         changed = document.commit_copy(job.copy_id, version_id=version, now=ports.clock.now())
-        return commit(ports, document, changed)
+        return commit(ports, document, changed, by=WORKER)
 
+    before = find(ports, job.document_id)
     saved = with_conflict_retries(ports, job.document_id, attempt, loader=find, absent=lambda: None)
     if saved is None:
         return _discard(ports, job, ref, version)
     ports.documents.remove_copy(job.document_id, job.copy_id)
+    if job.source_revision is not None and before is not None:
+        from kumocms.usecases.ingest import tag_superseded  # noqa: PLC0415 - a cycle
+
+        tag_superseded(ports, before)
+    if saved.holds_outdated():
+        # Holds are placed after the commit (moto loses those set on CreateMultipartUpload).
+        from kumocms.usecases.holds import apply_holds  # noqa: PLC0415 - a cycle
+
+        apply_holds(ports, saved.id)
     return CopyOutcome.COMMITTED
 
 
@@ -298,7 +346,11 @@ def _complete(ports: Ports, job: CopyJob, ref: ContentRef) -> str:
     parts = job.parts
     try:
         return ports.blobs.complete_copy(
-            ref, copy_upload=job.upload_id, source_version=job.source_version, parts=parts
+            ref,
+            copy_upload=job.upload_id,
+            source_version=job.source_version,
+            parts=parts,
+            source=_source(job),
         )
     except CopyCancelledError:
         # A run that died between completing and recording it: the completion is the key's
@@ -339,7 +391,7 @@ def roll_back(ports: Ports, job: CopyJob, *, reason: str) -> bool:
             return document
         changed = document.fail_copy(job.copy_id, reason=reason, now=ports.clock.now())
         rolled_back = True
-        return commit(ports, document, changed)
+        return commit(ports, document, changed, by=WORKER)
 
     document = with_conflict_retries(
         ports, job.document_id, attempt, loader=find, absent=lambda: None
@@ -359,7 +411,7 @@ def _unrecorded_completion(ports: Ports, job: CopyJob, ref: ContentRef) -> str |
     if not job.completing:
         return None
     current = ports.blobs.current_version(ref)
-    if current is None or current == job.source_version:
+    if current is None or (job.source_revision is None and current == job.source_version):
         return None
     if ports.blobs.copy_open(ref, copy_upload=job.upload_id):
         return None
@@ -372,9 +424,7 @@ def cancel_copy(ports: Ports, document: Document) -> None:
         return
     job = ports.documents.get_copy(document.id)
     if job is not None and job.copy_id == document.copy.copy_id:
-        ports.blobs.abort_copy(
-            ContentRef(document.id, document.revision), copy_upload=job.upload_id
-        )
+        ports.blobs.abort_copy(ContentRef(document.id, job.revision), copy_upload=job.upload_id)
 
 
 def settle_stalled_copies(ports: Ports, *, limit: int) -> int:

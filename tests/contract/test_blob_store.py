@@ -26,7 +26,7 @@ from adapters.memory import InMemoryBlobStore, ManualClock
 from adapters.s3 import S3BlobStore
 from kumocms.errors import DependencyError, ValidationError
 from kumocms.ids import DocumentId
-from kumocms.keys import ContentRef, content_key
+from kumocms.keys import ContentRef, content_key, sidecar_key
 from kumocms.model import ContentDeclaration, UploadMode
 from kumocms.ports import BlobStore, CompletedPart, PartUrl, RestoreOutcome, UploadTarget
 from kumocms.rules import normalize_metadata
@@ -65,6 +65,15 @@ class Driver(Protocol):
     def finish_restore(self, ref: ContentRef) -> None:
         """Let the restore in progress complete."""
 
+    def read_version(self, ref: ContentRef, version_id: str) -> bytes:
+        """The bytes of one version of the revision (fails when there is no such version)."""
+
+    def content_type(self, ref: ContentRef) -> str:
+        """The content type of the revision's current object."""
+
+    def versions(self, key: str) -> set[str]:
+        """Ids of every version and delete marker of exactly `key`."""
+
 
 class MemoryDriver:
     def __init__(self) -> None:
@@ -90,6 +99,20 @@ class MemoryDriver:
         # S3 reports `expiry-date` as soon as the copy is ready.
         self.memory.notifications()
 
+    def read_version(self, ref: ContentRef, version_id: str) -> bytes:
+        obj = self.memory.version(content_key(ref), version_id)
+        assert obj is not None, "NoSuchVersion"
+        return obj.data
+
+    def content_type(self, ref: ContentRef) -> str:
+        return self.memory.objects[content_key(ref)].content_type
+
+    def versions(self, key: str) -> set[str]:
+        # The fake keeps no delete markers: a deleted key just has no current object.
+        current = self.memory.objects.get(key)
+        older = self.memory.noncurrent.get(key, [])
+        return {obj.version_id for obj in [*older, *([current] if current else [])]}
+
 
 class MotoDriver:
     """S3 on moto: the client's part of an upload is done with boto3, since decorator mode
@@ -99,11 +122,12 @@ class MotoDriver:
         self.clock = ManualClock()
         self.client = client
         self.bucket = f"kumocms-contract-{next(_buckets)}"
+        # Like the deployed bucket: Object Lock without default retention (which also
+        # turns versioning on), so legal holds work and refuse deletes.
         client.create_bucket(
-            Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
-        client.put_bucket_versioning(
-            Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"}
+            Bucket=self.bucket,
+            CreateBucketConfiguration={"LocationConstraint": REGION},
+            ObjectLockEnabledForBucket=True,
         )
         self.store: BlobStore = S3BlobStore(client, self.bucket, clock=self.clock)
 
@@ -144,6 +168,20 @@ class MotoDriver:
 
     def finish_restore(self, ref: ContentRef) -> None:
         self._key(ref).status = "RESTORED"
+
+    def read_version(self, ref: ContentRef, version_id: str) -> bytes:
+        response = self.client.get_object(
+            Bucket=self.bucket, Key=content_key(ref), VersionId=version_id
+        )
+        return bytes(response["Body"].read())
+
+    def content_type(self, ref: ContentRef) -> str:
+        return str(self.client.head_object(Bucket=self.bucket, Key=content_key(ref))["ContentType"])
+
+    def versions(self, key: str) -> set[str]:
+        listed = self.client.list_object_versions(Bucket=self.bucket, Prefix=key)
+        entries = [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]
+        return {str(entry["VersionId"]) for entry in entries if entry["Key"] == key}
 
 
 @pytest.fixture(scope="module")
@@ -319,14 +357,16 @@ def test_abort_drops_the_multipart_upload(driver: Driver) -> None:
     assert driver.store.inspect(ref()) is None
 
 
-def test_abort_deletes_an_object_that_arrived(driver: Driver) -> None:
+def test_abort_deletes_every_version_of_an_object_that_arrived(driver: Driver) -> None:
     declared = ContentDeclaration(file_name="a.txt", content_type="text/plain", size=2)
     target = driver.store.presign_upload(ref(), declared, mode=UploadMode.POST, expires_in=HOUR)
     driver.client_upload(ref(), target, b"hi")
+    driver.client_upload(ref(), target, b"ho")  # the client retried
 
     driver.store.abort_upload(ref(), upload_id=None)
 
     assert driver.store.inspect(ref()) is None
+    assert driver.versions(content_key(ref())) == set()  # no bytes behind a delete marker
 
 
 def test_abort_of_a_completed_multipart_upload_deletes_the_object(driver: Driver) -> None:
@@ -535,3 +575,202 @@ def test_read_sidecar_of_missing_is_none(driver: Driver) -> None:
 
 def test_check_passes_when_storage_is_reachable(driver: Driver) -> None:
     driver.store.check()
+
+
+# ---- nothing is lost: legal hold, revision tags, exact deletes, revision copies -------------
+
+
+def _versions_of(driver: Driver, revision: int, *contents: bytes) -> list[str]:
+    """Store each content in turn on the revision; return the version ids, oldest first."""
+    versions = []
+    for data in contents:
+        stored = driver.store.store(
+            ref(revision), data, content_type="text/plain", sha256=sha256_hex(data)
+        )
+        assert stored is not None
+        versions.append(stored)
+    return versions
+
+
+def test_legal_hold_is_set_and_lifted_on_exactly_one_version(driver: Driver) -> None:
+    old, new = _versions_of(driver, 1, b"old", b"new")
+    assert not driver.store.legal_hold(ref(), old)
+
+    driver.store.set_legal_hold(ref(), old, on=True)
+    driver.store.set_legal_hold(ref(), old, on=True)  # idempotent
+
+    assert driver.store.legal_hold(ref(), old)
+    assert not driver.store.legal_hold(ref(), new)
+
+    driver.store.set_legal_hold(ref(), old, on=False)
+    driver.store.set_legal_hold(ref(), old, on=False)
+
+    assert not driver.store.legal_hold(ref(), old)
+
+
+def test_legal_hold_of_a_missing_version_is_a_dependency_error(driver: Driver) -> None:
+    (elsewhere,) = _versions_of(driver, 2, b"a version of another key")
+    _versions_of(driver, 1, b"here")
+
+    with pytest.raises(DependencyError):
+        driver.store.set_legal_hold(ref(1), elsewhere, on=True)
+    with pytest.raises(DependencyError):
+        driver.store.legal_hold(ref(1), elsewhere)
+    assert not driver.store.legal_hold(ref(2), elsewhere)
+
+
+def test_a_held_version_refuses_delete_version_until_the_hold_is_lifted(driver: Driver) -> None:
+    old, new = _versions_of(driver, 1, b"old bytes", b"new bytes")
+    driver.store.set_legal_hold(ref(), old, on=True)
+    driver.store.set_legal_hold(ref(), new, on=True)
+
+    with pytest.raises(DependencyError):
+        driver.store.delete_version(ref(), old)
+    with pytest.raises(DependencyError):
+        driver.store.delete_version(ref(), new)
+
+    assert driver.read_version(ref(), old) == b"old bytes"
+    assert driver.read_version(ref(), new) == b"new bytes"
+    assert driver.store.current_version(ref()) == new
+    assert driver.versions(content_key(ref())) == {old, new}
+
+    driver.store.set_legal_hold(ref(), old, on=False)
+    driver.store.delete_version(ref(), old)
+
+    assert driver.versions(content_key(ref())) == {new}
+    assert driver.store.current_version(ref()) == new
+
+
+def test_tag_noncurrent_tags_exactly_one_version(driver: Driver) -> None:
+    old, new = _versions_of(driver, 1, b"superseded", b"current")
+    assert driver.store.tags(ref(), old) == {}
+
+    driver.store.tag_noncurrent(ref(), old)
+    driver.store.tag_noncurrent(ref(), old)  # idempotent
+
+    assert driver.store.tags(ref(), old) == {"kumocms-revision": "noncurrent"}
+    assert driver.store.tags(ref(), new) == {}
+    assert driver.store.current_version(ref()) == new  # tagging makes no version
+
+
+def test_tags_of_a_missing_version_are_a_dependency_error(driver: Driver) -> None:
+    (elsewhere,) = _versions_of(driver, 2, b"a version of another key")
+    _versions_of(driver, 1, b"here")
+
+    with pytest.raises(DependencyError):
+        driver.store.tag_noncurrent(ref(1), elsewhere)
+    with pytest.raises(DependencyError):
+        driver.store.tags(ref(1), elsewhere)
+
+
+def test_delete_key_removes_every_version_and_marker_of_exactly_that_key(driver: Driver) -> None:
+    _versions_of(driver, 1, b"first", b"second")
+    driver.store.delete(DOC, [1], sidecar=False)  # a delete marker in S3
+    _versions_of(driver, 1, b"third")
+    (tenth,) = _versions_of(driver, 10, b"revision 10 shares the prefix r1")
+    driver.store.write_sidecar(DOC, normalize_metadata({"a": 1}))
+
+    driver.store.delete_key(ref(1))
+    driver.store.delete_key(ref(1))  # nothing left: fine
+    driver.store.delete_key(ref(3))  # never existed: fine
+
+    assert driver.versions(content_key(ref(1))) == set()
+    assert driver.store.inspect(ref(1)) is None
+    assert driver.versions(content_key(ref(10))) == {tenth}
+    assert driver.read_version(ref(10), tenth) == b"revision 10 shares the prefix r1"
+    assert driver.store.read_sidecar(DOC) == normalize_metadata({"a": 1})
+
+
+def test_delete_key_keeps_a_held_version_deletes_the_rest_and_says_so(driver: Driver) -> None:
+    held, *_newer = _versions_of(driver, 1, b"held", b"newer", b"newest")
+    driver.store.set_legal_hold(ref(), held, on=True)
+
+    with pytest.raises(DependencyError):
+        driver.store.delete_key(ref())
+
+    assert driver.versions(content_key(ref())) == {held}
+    assert driver.read_version(ref(), held) == b"held"
+    assert driver.store.current_version(ref()) == held  # the newer ones are gone
+
+    driver.store.set_legal_hold(ref(), held, on=False)
+    driver.store.delete_key(ref())
+
+    assert driver.versions(content_key(ref())) == set()
+
+
+def _document(driver: Driver, document_id: DocumentId) -> None:
+    for revision in (1, 2):
+        for data in (b"first", b"second"):
+            driver.store.store(
+                ContentRef(document_id, revision),
+                data,
+                content_type="text/plain",
+                sha256=sha256_hex(data),
+            )
+    driver.store.write_sidecar(document_id, normalize_metadata({"of": document_id.value}))
+
+
+def test_purge_removes_every_version_of_the_document_and_nothing_else(driver: Driver) -> None:
+    _document(driver, DOC)
+    _document(driver, OTHER_DOC)
+    driver.store.delete(DOC, [2], sidecar=True)  # delete markers in S3
+
+    driver.store.purge(DOC)
+    driver.store.purge(DOC)  # nothing left: fine
+
+    for revision in (1, 2):
+        assert driver.versions(content_key(ContentRef(DOC, revision))) == set()
+        assert len(driver.versions(content_key(ContentRef(OTHER_DOC, revision)))) == 2
+    assert driver.versions(sidecar_key(DOC)) == set()
+    assert driver.store.read_sidecar(DOC) is None
+    assert driver.store.read_sidecar(OTHER_DOC) == normalize_metadata({"of": OTHER_DOC.value})
+
+
+def test_purge_keeps_a_held_version_deletes_the_rest_and_says_so(driver: Driver) -> None:
+    _document(driver, DOC)
+    held = driver.store.current_version(ref(2))
+    assert held is not None
+    driver.store.set_legal_hold(ref(2), held, on=True)
+
+    with pytest.raises(DependencyError):
+        driver.store.purge(DOC)
+
+    assert driver.versions(content_key(ref(1))) == set()
+    assert driver.versions(content_key(ref(2))) == {held}
+    assert driver.versions(sidecar_key(DOC)) == set()
+    assert driver.read_version(ref(2), held) == b"second"
+
+
+def test_copy_revision_copies_one_old_version_onto_another_revision(driver: Driver) -> None:
+    old, new = _versions_of(driver, 1, b"the old bytes", b"the new bytes")
+    driver.store.tag_noncurrent(ref(1), old)
+    driver.store.set_legal_hold(ref(1), old, on=True)
+
+    copied = driver.store.copy_revision(ref(1), source_version=old, target=ref(2))
+
+    assert copied not in (old, new)
+    assert driver.store.current_version(ref(2)) == copied
+    assert driver.read_version(ref(2), copied) == b"the old bytes"
+    assert driver.content_type(ref(2)) == "text/plain"
+    info = driver.store.inspect(ref(2))
+    assert info is not None
+    assert info.content.storage_class is StorageClass.STANDARD
+    # A fresh current revision: not tagged for the noncurrent class, not held.
+    assert driver.store.tags(ref(2), copied) == {}
+    assert not driver.store.legal_hold(ref(2), copied)
+    assert driver.store.current_version(ref(1)) == new
+
+
+def test_copy_revision_of_a_missing_or_archived_version_is_a_dependency_error(
+    driver: Driver,
+) -> None:
+    (elsewhere,) = _versions_of(driver, 3, b"a version of another key")
+    _versions_of(driver, 1, b"cold")
+    archived = driver.store.archive(ref(1), StorageClass.GLACIER)
+    assert archived is not None
+
+    with pytest.raises(DependencyError):
+        driver.store.copy_revision(ref(1), source_version=elsewhere, target=ref(2))
+    with pytest.raises(DependencyError):
+        driver.store.copy_revision(ref(1), source_version=archived, target=ref(2))
+    assert driver.store.inspect(ref(2)) is None

@@ -3,7 +3,7 @@
 A copy interrupted after k parts resumes and completes with the right bytes, pinned
 to its source version; a copy whose source version changed is refused (our own check: moto
 ignores `x-amz-copy-source-if-match`); an abandoned copy is aborted; a version is deleted by
-its id.
+its id; a copy from another revision's old version completes whatever is current.
 """
 
 from __future__ import annotations
@@ -137,6 +137,35 @@ def test_an_abandoned_copy_is_aborted_and_its_parts_refused(driver: Driver) -> N
     # same); moto 5 fails with a KeyError there, so that answer is not compared here.
     assert done
     assert store.current_version(ref()) == source
+
+
+def test_a_multipart_copy_from_another_revisions_old_version(driver: Driver) -> None:
+    # Bringing an old version back as a new revision: the source is immutable, so neither
+    # a newer version on the source key nor one on the target key stops the completion.
+    store = driver.store
+    source = _put(driver, SOURCE)
+    _put(driver, b"the source key moved on")
+    target = ref(2)
+    store.store(target, b"whatever", content_type="text/plain", sha256=sha256_hex(b"whatever"))
+    upload = store.start_copy(target, storage_class=StorageClass.STANDARD, content_type="text/csv")
+    done = [
+        store.copy_part(target, copy_upload=upload, source_version=source, part=part, source=ref())
+        for part in _parts(len(SOURCE))
+    ]
+
+    version = store.complete_copy(
+        target, copy_upload=upload, source_version=source, parts=done, source=ref()
+    )
+
+    assert store.current_version(target) == version
+    assert driver.read_version(target, version) == SOURCE
+    assert driver.content_type(target) == "text/csv"
+    assert not driver.multipart_is_open(target, upload)
+    assert _read(driver) == b"the source key moved on"
+    with pytest.raises(CopyCancelledError):
+        store.complete_copy(
+            target, copy_upload=upload, source_version=source, parts=done, source=ref()
+        )
 
 
 def test_current_version_of_a_missing_object_is_none(driver: Driver) -> None:

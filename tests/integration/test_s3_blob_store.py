@@ -92,8 +92,12 @@ def client(moto_clients: dict[str, Any]) -> Any:
 @pytest.fixture
 def bucket(client: Any) -> str:
     name = f"kumocms-it-{next(_buckets)}"
-    client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
-    client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    # Object Lock (no default retention) turns versioning on, like the deployed bucket.
+    client.create_bucket(
+        Bucket=name,
+        CreateBucketConfiguration={"LocationConstraint": REGION},
+        ObjectLockEnabledForBucket=True,
+    )
     return name
 
 
@@ -578,12 +582,43 @@ def test_request_counts_of_small_operations(store: S3BlobStore, counter: Request
     assert counter.log == ["CreateMultipartUpload", "AbortMultipartUpload"]
 
     with counter.measure():
-        store.abort_upload(REF, upload_id=None)
-    assert counter.log == ["DeleteObject"]
+        store.abort_upload(REF, upload_id=None)  # nothing arrived: nothing to delete
+    assert counter.log == ["ListObjectVersions"]
 
     with counter.measure():
         store.delete(DOC, [], sidecar=False)
     assert counter.total == 0
+
+
+def test_request_counts_of_holds_tags_exact_deletes_and_copies(
+    store: S3BlobStore, counter: RequestCounter
+) -> None:
+    data = b"kept"
+    version = store.store(
+        REF, data, content_type="text/plain", sha256=hashlib.sha256(data).hexdigest()
+    )
+    assert version is not None
+
+    with counter.measure():
+        store.set_legal_hold(REF, version, on=True)
+        store.set_legal_hold(REF, version, on=True)  # already on: no write
+    assert counter.log == ["GetObjectLegalHold", "PutObjectLegalHold", "GetObjectLegalHold"]
+
+    with counter.measure():
+        store.tag_noncurrent(REF, version)
+        copied = store.copy_revision(REF, source_version=version, target=ContentRef(DOC, 2))
+    assert counter.log == ["PutObjectTagging", "CopyObject"]
+    assert copied != version
+
+    with counter.measure():
+        store.delete_key(ContentRef(DOC, 2))
+        store.delete_key(ContentRef(DOC, 3))  # nothing listed, nothing sent
+    assert counter.log == ["ListObjectVersions", "DeleteObjects", "ListObjectVersions"]
+
+    store.set_legal_hold(REF, version, on=False)
+    with counter.measure():
+        store.purge(DOC)
+    assert counter.log == ["ListObjectVersions", "DeleteObjects"]
 
 
 # ---- archive details -----------------------------------------------------------------------
@@ -833,11 +868,82 @@ def test_abort_of_a_finished_upload_deletes_the_object(
     stubber.add_client_error(
         "abort_multipart_upload", service_error_code="NoSuchUpload", http_status_code=404
     )
+    key = content_key(REF)
     stubber.add_response(
-        "delete_object", {}, {"Bucket": "kumocms-secret-bucket", "Key": content_key(REF)}
+        "list_object_versions",
+        {
+            "Versions": [
+                {"Key": key, "VersionId": "v2"},
+                {"Key": f"{key}0", "VersionId": "other"},  # revision 10 shares the prefix
+            ],
+            "DeleteMarkers": [{"Key": key, "VersionId": "m1"}],
+        },
+        {"Bucket": "kumocms-secret-bucket", "Prefix": key},
+    )
+    stubber.add_response(
+        "delete_objects",
+        {},
+        {
+            "Bucket": "kumocms-secret-bucket",
+            "Delete": {
+                "Objects": [{"Key": key, "VersionId": "v2"}, {"Key": key, "VersionId": "m1"}],
+                "Quiet": True,
+            },
+        },
     )
 
     store.abort_upload(REF, upload_id="gone")
+
+
+def test_purge_pages_deletes_in_batches_and_reports_refusals_last(
+    stubbed: tuple[S3BlobStore, Stubber],
+) -> None:
+    store, stubber = stubbed
+    bucket = "kumocms-secret-bucket"
+    key = content_key(REF)
+    folder = key.rsplit("/", 1)[0] + "/"
+    versions = [{"Key": key, "VersionId": f"v{n}"} for n in range(1000)]
+    stubber.add_response(
+        "list_object_versions",
+        {
+            "Versions": versions,
+            "IsTruncated": True,
+            "NextKeyMarker": key,
+            "NextVersionIdMarker": "v999",
+        },
+        {"Bucket": bucket, "Prefix": folder},
+    )
+    marker = {"Key": sidecar_key(DOC), "VersionId": "m1"}
+    stubber.add_response(
+        "list_object_versions",
+        {"DeleteMarkers": [marker]},
+        {"Bucket": bucket, "Prefix": folder, "KeyMarker": key, "VersionIdMarker": "v999"},
+    )
+    stubber.add_response(
+        "delete_objects",
+        {"Errors": [{"Key": key, "VersionId": "v7", "Code": "AccessDenied"}]},
+        {"Bucket": bucket, "Delete": {"Objects": versions, "Quiet": True}},
+    )
+    stubber.add_response(  # the second batch is sent although the first had a refusal
+        "delete_objects", {}, {"Bucket": bucket, "Delete": {"Objects": [marker], "Quiet": True}}
+    )
+
+    with pytest.raises(DependencyError) as raised:
+        store.purge(DOC)
+
+    assert "AccessDenied" in str(raised.value)
+    assert key not in str(raised.value)
+
+
+def test_legal_hold_never_set_is_off(stubbed: tuple[S3BlobStore, Stubber]) -> None:
+    store, stubber = stubbed
+    stubber.add_client_error(
+        "get_object_legal_hold",
+        service_error_code="NoSuchObjectLockConfiguration",
+        http_status_code=404,
+    )
+
+    assert not store.legal_hold(REF, "v1")
 
 
 def test_forbidden_head_is_not_mistaken_for_a_missing_object(
