@@ -29,6 +29,7 @@ from entrypoints.http.routes import BINARY_MEDIA_TYPES, ROUTES
 from entrypoints.local.gateway import Gateway
 from entrypoints.manifest import FUNCTIONS, routes_json
 from entrypoints.settings import VARIABLES
+from kumocms.keys import NONCURRENT, REVISION_TAG
 from kumocms.settings import Settings
 from tests.infra.module_files import (
     ROUTES_JSON,
@@ -429,3 +430,13 @@ def test_permissions_name_only_resources_the_module_resolves() -> None:
             assert statement["actions"], statement
             assert set(statement["resources"]) <= known - {"*"}, (name, statement)
             assert all(re.fullmatch(r"[a-z0-9-]+:[A-Za-z]+", a) for a in statement["actions"])
+
+
+def test_the_revision_lifecycle_rule_filters_on_the_tag_the_code_sets() -> None:
+    assert locals_of("s3.tf")["revision_tag"] == {"key": REVISION_TAG, "value": NONCURRENT}
+    configuration = resource("s3.tf", "aws_s3_bucket_lifecycle_configuration", "documents")
+    rule = configuration["dynamic"][0]["rule"]["content"][0]
+    tag = rule["filter"][0]["tag"][0]
+    assert expression(tag["key"]) == "local.revision_tag.key"
+    assert expression(tag["value"]) == "local.revision_tag.value"
+    assert _variable("noncurrent_revision_storage_class")["default"] is None
