@@ -29,11 +29,13 @@ INTRO = """\
 edit; run `nox -s terraform_docs` (tests/infra fails while this file is stale). -->
 # KumoCMS Terraform module
 
-The whole KumoCMS stack of one environment: the documents bucket, the documents and users
-tables, one Lambda function per entry of `routes.json` (all from one zip, each with its own role
-and log group), the REST API with its REQUEST authorizer, the S3 event plumbing with its DLQ and
-parking queue, schedules, alarms with their SNS topic, and a dashboard. `../../README.md`
-explains how to deploy it, what each alarm watches and how the checks hold the module to the code.
+The whole KumoCMS stack of one environment: the documents bucket (versioned, with Object
+Lock), the documents, users and history tables, one Lambda function per entry of `routes.json`
+(all from one zip, each with its own role and log group), the REST API with its REQUEST
+authorizer, the S3 event plumbing with its DLQ and parking queue, the transfer queue, schedules,
+alarms with their SNS topic, and a dashboard. `../../README.md` explains how to deploy it, what
+each alarm watches and how the checks hold the module to the code; the last section here says
+how to upgrade an existing deployment.
 
 ```hcl
 module "kumocms" {
@@ -43,6 +45,37 @@ module "kumocms" {
   lambda_zip_hash = filebase64sha256("dist/kumocms-lambda.zip")
 }
 ```
+"""
+
+UPGRADING = """\
+## Upgrading an existing deployment
+
+This section is prose, kept in scripts/terraform_docs.py (`UPGRADING`); the tables above come
+from the code.
+
+### Object Lock on a bucket created before it (ARCHITECTURE.md §11)
+
+Legal holds need S3 Object Lock. A new bucket is created with `object_lock_enabled = true`. A
+bucket created by an earlier version of this module has `object_lock_enabled = false` in its
+state, and changing that argument would make Terraform replace the bucket, which means a new,
+empty one. The module never does that: the bucket ignores changes to `object_lock_enabled`, and
+`aws_s3_bucket_object_lock_configuration.documents` enables Object Lock in place
+(PutObjectLockConfiguration on a versioned bucket, which S3 supports for existing buckets since
+November 2023: https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-configure.html).
+
+- Versioning is already on (`aws_s3_bucket_versioning.documents`); the lock configuration waits for
+  it.
+- `terraform plan` shows one resource to add, `aws_s3_bucket_object_lock_configuration.documents`,
+  and no change to `aws_s3_bucket.documents`; nothing is replaced. `tests/retention.tftest.hcl`
+  plans the module over the state of such a bucket to prove it.
+- There is no default retention (a default rule would make S3 require Content-MD5 on every PUT,
+  which presigned browser uploads do not send), so existing objects stay exactly as they are: an
+  object version is held only when KumoCMS places a legal hold on it (PUT
+  /documents/{id}/legal-hold).
+- Object Lock cannot be turned off again once it is enabled, in either case.
+- The new history table (`history_table_name`), the `by_trash` and `by_prune` indexes of the
+  documents table and the §11 variables are additions: the documents and users tables are
+  updated in place (DynamoDB builds the new indexes online, one at a time).
 """
 
 
@@ -157,6 +190,7 @@ def render() -> str:
     """The README text."""
     sections = [INTRO.rstrip("\n"), *map("\n".join, (_requirements(), _inputs(), _outputs()))]
     sections.append("\n".join(_examples()))
+    sections.append(UPGRADING.rstrip("\n"))
     return "\n\n".join(sections) + "\n"
 
 

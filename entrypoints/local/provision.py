@@ -1,7 +1,8 @@
 """Entrypoints layer: create, on an AWS emulator, the resources the Terraform module creates.
 
-Bucket (versioning, EventBridge notifications, CORS, lifecycle), the two tables with their
-indexes, TTL and point-in-time recovery, the domain-event bus, the ingest queue with its DLQ and
+Bucket (versioning, Object Lock without a default retention, EventBridge notifications, CORS,
+lifecycle), the documents, users and history tables with their indexes, TTL and point-in-time
+recovery, the domain-event bus, the ingest queue with its DLQ and
 the parking queue, the transfer queue with its DLQ (each queue's retention as in the module), and
 the rule that routes this bucket's events from the default bus to the ingest queue. A test
 compares what this creates with the Terraform module's definitions.
@@ -14,7 +15,12 @@ from typing import Any
 
 import attrs
 
-from adapters.dynamodb import TTL_ATTRIBUTE, documents_table_spec, users_table_spec
+from adapters.dynamodb import (
+    TTL_ATTRIBUTE,
+    documents_table_spec,
+    history_table_spec,
+    users_table_spec,
+)
 from entrypoints.storage_events import DETAIL_TYPES
 
 INGEST_VISIBILITY_SECONDS = 30
@@ -33,6 +39,8 @@ QUEUE_RETENTION_SECONDS = {
 """Each queue's `message_retention_seconds` in the module (events.tf, transfer.tf), by name
 suffix: what failed waits the SQS maximum of 14 days for someone to look."""
 ABORT_MULTIPART_DAYS = 7
+TTL_TABLES = ("documents", "history")
+"""The tables whose items expire by TTL_ATTRIBUTE, by name suffix (as in dynamodb.tf)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -50,6 +58,7 @@ class Resources:
     s3_rule: str
     transfer_queue_url: str = ""
     transfer_dlq_url: str = ""
+    history_table: str = ""
 
     def environment(self) -> dict[str, str]:
         """The environment variables the Lambda functions read."""
@@ -58,6 +67,7 @@ class Resources:
             "S3_BUCKET": self.bucket,
             "DOCUMENTS_TABLE": self.documents_table,
             "USERS_TABLE": self.users_table,
+            "HISTORY_TABLE": self.history_table,
             "EVENT_BUS_NAME": self.event_bus,
             "INGEST_QUEUE_URL": self.ingest_queue_url,
             "INGEST_DLQ_URL": self.ingest_dlq_url,
@@ -120,7 +130,9 @@ def provision(
         if region == "us-east-1"
         else {"CreateBucketConfiguration": {"LocationConstraint": region}}
     )
-    s3.create_bucket(Bucket=bucket, **location)
+    # Object Lock (§11 legal holds) as the module creates new buckets, with no default retention
+    # (it would make S3 require Content-MD5 on presigned uploads).
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True, **location)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_notification_configuration(
         Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
@@ -144,16 +156,22 @@ def provision(
     )
     documents_table = f"{prefix}-documents"
     users_table = f"{prefix}-users"
-    for spec in (documents_table_spec(documents_table), users_table_spec(users_table)):
+    history_table = f"{prefix}-history"
+    for spec in (
+        documents_table_spec(documents_table),
+        users_table_spec(users_table),
+        history_table_spec(history_table),
+    ):
         dynamodb.create_table(**spec)
         dynamodb.update_continuous_backups(
             TableName=spec["TableName"],
             PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
         )
-    dynamodb.update_time_to_live(
-        TableName=documents_table,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-    )
+    for table in TTL_TABLES:
+        dynamodb.update_time_to_live(
+            TableName=f"{prefix}-{table}",
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        )
     bus = prefix
     events.create_event_bus(Name=bus)
     parking_url = sqs.create_queue(QueueName=f"{prefix}-parking", Attributes=_retention("parking"))[
@@ -221,6 +239,7 @@ def provision(
         bucket=bucket,
         documents_table=documents_table,
         users_table=users_table,
+        history_table=history_table,
         event_bus=bus,
         ingest_queue_url=ingest_url,
         ingest_dlq_url=dlq_url,

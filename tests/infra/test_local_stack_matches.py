@@ -11,6 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from adapters.dynamodb import TTL_ATTRIBUTE
 from entrypoints.local import provision
 from entrypoints.local.stack import StackOptions
 from entrypoints.storage_events import DETAIL_TYPES
@@ -71,6 +72,7 @@ def test_the_tables_match() -> None:
     source = (MODULE.parents[2] / "entrypoints" / "local" / "provision.py").read_text()
     assert "documents_table_spec(documents_table)" in source
     assert "users_table_spec(users_table)" in source
+    assert "history_table_spec(history_table)" in source
     assert "TTL_ATTRIBUTE" in source
 
 
@@ -95,6 +97,17 @@ def provisioned() -> Iterator[tuple[provision.Resources, Any, Any]]:
         )
         resources = provision.provision(session)
         yield resources, session.client("sqs"), session.client("dynamodb")
+
+
+@pytest.fixture(scope="module")
+def bucket_settings(
+    provisioned: tuple[provision.Resources, Any, Any],
+) -> tuple[provision.Resources, Any]:
+    """The provisioned resources and an S3 client of the same (still active) emulator."""
+    session = boto3.Session(
+        region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    return provisioned[0], session.client("s3")
 
 
 def _queue_urls(resources: provision.Resources) -> dict[str, str]:
@@ -153,7 +166,99 @@ def test_the_transfer_queue_redrives_and_waits_like_the_module(
     assert int(attributes["VisibilityTimeout"]) == 6 * module_timeout
 
 
-@pytest.mark.parametrize("table", ["documents", "users"])
+def _table_names(resources: provision.Resources) -> dict[str, str]:
+    return {
+        "documents": resources.documents_table,
+        "users": resources.users_table,
+        "history": resources.history_table,
+    }
+
+
+def _module_tables() -> dict[str, dict[str, Any]]:
+    return {
+        label: body
+        for block in parsed("dynamodb.tf").get("resource", [])
+        for label, body in block.get("aws_dynamodb_table", {}).items()
+    }
+
+
+def test_the_stack_has_exactly_the_modules_tables(
+    provisioned: tuple[provision.Resources, Any, Any],
+) -> None:
+    resources, _, dynamodb = provisioned
+    names = {name.removeprefix("kumocms-") for name in dynamodb.list_tables()["TableNames"]}
+    assert names == set(_module_tables()) == set(_table_names(resources))
+
+
+@pytest.mark.parametrize("table", ["documents", "users", "history"])
+def test_each_table_expires_items_like_the_module(
+    provisioned: tuple[provision.Resources, Any, Any], table: str
+) -> None:
+    resources, _, dynamodb = provisioned
+    module_ttl = _module_tables()[table].get("ttl", [])
+    described = dynamodb.describe_time_to_live(TableName=_table_names(resources)[table])
+    ttl = described["TimeToLiveDescription"]
+    if module_ttl:
+        assert module_ttl == [{"attribute_name": TTL_ATTRIBUTE, "enabled": True}]
+        assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": TTL_ATTRIBUTE}
+    else:
+        assert ttl["TimeToLiveStatus"] == "DISABLED"
+
+
+def test_the_functions_get_every_resource_the_module_passes(
+    provisioned: tuple[provision.Resources, Any, Any],
+) -> None:
+    resources, _, _ = provisioned
+    environment = resources.environment()
+    module = set(locals_of("locals.tf")["required_environment"])
+    assert set(environment) - {"AWS_REGION"} == module
+    assert environment["HISTORY_TABLE"] == resources.history_table == "kumocms-history"
+    assert all(environment.values())
+
+
+def test_the_bucket_has_object_lock_without_a_default_retention_like_the_module(
+    bucket_settings: tuple[provision.Resources, Any],
+) -> None:
+    resources, s3 = bucket_settings
+    assert resource("s3.tf", "aws_s3_bucket", "documents")["object_lock_enabled"] is True
+    lock = resource("s3.tf", "aws_s3_bucket_object_lock_configuration", "documents")
+    assert lock["object_lock_enabled"] == "Enabled"
+    assert "rule" not in lock
+    configuration = s3.get_object_lock_configuration(Bucket=resources.bucket)
+    assert configuration["ObjectLockConfiguration"] == {"ObjectLockEnabled": "Enabled"}
+    versioning = s3.get_bucket_versioning(Bucket=resources.bucket)
+    assert versioning["Status"] == "Enabled"
+
+
+def test_a_presigned_style_put_needs_no_content_md5(
+    bucket_settings: tuple[provision.Resources, Any],
+) -> None:
+    # Without a default retention S3 (and moto) accept a PUT with no checksum header, as a
+    # browser's presigned upload sends it; a legal hold can still be placed afterwards.
+    resources, s3 = bucket_settings
+    put = s3.put_object(Bucket=resources.bucket, Key="probe", Body=b"x")
+    s3.put_object_legal_hold(
+        Bucket=resources.bucket,
+        Key="probe",
+        VersionId=put["VersionId"],
+        LegalHold={"Status": "ON"},
+    )
+    hold = s3.get_object_legal_hold(
+        Bucket=resources.bucket, Key="probe", VersionId=put["VersionId"]
+    )
+    assert hold["LegalHold"] == {"Status": "ON"}
+
+
+def test_superseded_revisions_stay_in_standard_by_default_like_the_module(
+    bucket_settings: tuple[provision.Resources, Any],
+) -> None:
+    resources, s3 = bucket_settings
+    assert _variable_default("noncurrent_revision_storage_class") is None
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=resources.bucket)["Rules"]
+    assert not any("Transitions" in rule or "Transition" in rule for rule in rules)
+
+
+@pytest.mark.parametrize("table", ["documents", "users", "history"])
 def test_point_in_time_recovery_is_on_for_each_table_like_the_module(
     provisioned: tuple[provision.Resources, Any, Any], table: str
 ) -> None:
@@ -161,7 +266,7 @@ def test_point_in_time_recovery_is_on_for_each_table_like_the_module(
     assert resource("dynamodb.tf", "aws_dynamodb_table", table)["point_in_time_recovery"] == [
         {"enabled": True}
     ]
-    name = {"documents": resources.documents_table, "users": resources.users_table}[table]
+    name = _table_names(resources)[table]
     backups = dynamodb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
     status = backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
     assert status == "ENABLED"

@@ -32,15 +32,22 @@ locals {
     )
   }
 
+  dynamodb_tables = {
+    documents = aws_dynamodb_table.documents
+    users     = aws_dynamodb_table.users
+    history   = aws_dynamodb_table.history
+  }
+
   # Table-level and index-level throttle events (an index's write throttles throttle the table).
   dynamodb_throttle_metrics = {
     for pair in flatten([
-      for table, resource in { documents = aws_dynamodb_table.documents, users = aws_dynamodb_table.users } : [
+      for table, resource in local.dynamodb_tables : [
         for scope in concat([null], [for index in resource.global_secondary_index : index.name]) : [
           for metric in ["ReadThrottleEvents", "WriteThrottleEvents"] : {
-            table  = table
-            id     = lower("${metric == "ReadThrottleEvents" ? "r" : "w"}_${scope == null ? "table" : scope}")
-            metric = metric
+            table     = table
+            direction = metric == "ReadThrottleEvents" ? "read" : "write"
+            id        = lower("${metric == "ReadThrottleEvents" ? "r" : "w"}_${scope == null ? "table" : scope}")
+            metric    = metric
             dimensions = merge(
               { TableName = resource.name },
               scope == null ? {} : { GlobalSecondaryIndexName = scope },
@@ -356,11 +363,19 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx" {
 
 # ---- DynamoDB -------------------------------------------------------------------------------------
 
+# One alarm per table and direction: PutMetricAlarm takes at most 10 metrics (MetricStat entries)
+# per alarm, and the documents table's reads alone are the table and its seven indexes.
 resource "aws_cloudwatch_metric_alarm" "dynamodb_throttles" {
-  for_each = var.create_alarms ? { documents = aws_dynamodb_table.documents.name, users = aws_dynamodb_table.users.name } : {}
+  for_each = var.create_alarms ? {
+    for pair in setproduct(keys(local.dynamodb_tables), ["read", "write"]) : "${pair[0]}-${pair[1]}" => {
+      table     = pair[0]
+      direction = pair[1]
+      name      = local.dynamodb_tables[pair[0]].name
+    }
+  } : {}
 
-  alarm_name          = "${var.name_prefix}-${each.key}-table-throttles"
-  alarm_description   = "More than ${var.dynamodb_throttle_threshold} read or write throttle events on ${each.value} or its indexes in ${var.alarm_window_seconds} s: a hot partition (see list_shards) or a burst above twice the previous peak."
+  alarm_name          = "${var.name_prefix}-${each.value.table}-table-${each.value.direction}-throttles"
+  alarm_description   = "More than ${var.dynamodb_throttle_threshold} ${each.value.direction} throttle events on ${each.value.name} or its indexes in ${var.alarm_window_seconds} s: a hot partition (see list_shards) or a burst above twice the previous peak."
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.dynamodb_throttle_threshold
   evaluation_periods  = 1
@@ -371,13 +386,13 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_throttles" {
 
   metric_query {
     id          = "throttled"
-    label       = "Throttle events"
-    expression  = join(" + ", [for key, metric in local.dynamodb_throttle_metrics : "FILL(${metric.id}, 0)" if metric.table == each.key])
+    label       = "Throttle events (${each.value.direction})"
+    expression  = join(" + ", [for key, metric in local.dynamodb_throttle_metrics : "FILL(${metric.id}, 0)" if metric.table == each.value.table && metric.direction == each.value.direction])
     return_data = true
   }
 
   dynamic "metric_query" {
-    for_each = { for key, metric in local.dynamodb_throttle_metrics : key => metric if metric.table == each.key }
+    for_each = { for key, metric in local.dynamodb_throttle_metrics : key => metric if metric.table == each.value.table && metric.direction == each.value.direction }
     content {
       id = metric_query.value.id
       metric {
@@ -387,6 +402,13 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_throttles" {
         period      = var.alarm_window_seconds
         stat        = "Sum"
       }
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = length([for metric in values(local.dynamodb_throttle_metrics) : metric if metric.table == each.value.table && metric.direction == each.value.direction]) <= 10
+      error_message = "CloudWatch takes at most 10 metrics per alarm: the ${each.value.table} table has too many indexes for one ${each.value.direction} throttle alarm."
     }
   }
 }

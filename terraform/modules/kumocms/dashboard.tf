@@ -55,7 +55,7 @@ locals {
     {
       title = "DynamoDB consumed capacity"
       metrics = [
-        for pair in setproduct([aws_dynamodb_table.documents.name, aws_dynamodb_table.users.name], ["ConsumedReadCapacityUnits", "ConsumedWriteCapacityUnits"]) :
+        for pair in setproduct([for table in values(local.dynamodb_tables) : table.name], ["ConsumedReadCapacityUnits", "ConsumedWriteCapacityUnits"]) :
         ["AWS/DynamoDB", pair[1], "TableName", pair[0], { stat = "Sum" }]
       ]
     },

@@ -1,5 +1,6 @@
-# The two tables exactly as adapters/dynamodb.py documents them (documents_table_spec and
-# users_table_spec are the same CreateTable parameters; tests/infra compares them).
+# The three tables exactly as adapters/dynamodb.py documents them (documents_table_spec,
+# users_table_spec and history_table_spec are the same CreateTable parameters; tests/infra
+# compares them).
 
 resource "aws_dynamodb_table" "documents" {
   name                        = "${var.name_prefix}-documents"
@@ -43,6 +44,22 @@ resource "aws_dynamodb_table" "documents" {
     name = "fr_sk"
     type = "S"
   }
+  attribute {
+    name = "trash_pk"
+    type = "S"
+  }
+  attribute {
+    name = "trash_sk"
+    type = "S"
+  }
+  attribute {
+    name = "prune_pk"
+    type = "S"
+  }
+  attribute {
+    name = "prune_sk"
+    type = "S"
+  }
 
   global_secondary_index {
     name            = "by_created"
@@ -74,6 +91,20 @@ resource "aws_dynamodb_table" "documents" {
     name            = "by_field_range"
     hash_key        = "fr_pk"
     range_key       = "fr_sk"
+    projection_type = "KEYS_ONLY"
+  }
+  # §11, both sparse: the trash newest deletion first (GET /trash reads whole documents), and
+  # the revisions due for pruning (reconcile re-reads each hit, so keys are enough).
+  global_secondary_index {
+    name            = "by_trash"
+    hash_key        = "trash_pk"
+    range_key       = "trash_sk"
+    projection_type = "ALL"
+  }
+  global_secondary_index {
+    name            = "by_prune"
+    hash_key        = "prune_pk"
+    range_key       = "prune_sk"
     projection_type = "KEYS_ONLY"
   }
 
@@ -123,6 +154,42 @@ resource "aws_dynamodb_table" "users" {
     hash_key        = "kind"
     range_key       = "sk"
     projection_type = "ALL"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  tags = local.common_tags
+}
+
+# §11's audit trail: one item per entry, pk = the document's id, sk = `<at>#<version>#<n>` (one
+# Query reads a document's history newest first). Entries outlive the document they describe
+# and expire history_retention_days after its purge (the code sets expires_at).
+resource "aws_dynamodb_table" "history" {
+  name                        = "${var.name_prefix}-history"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "pk"
+  range_key                   = "sk"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
   }
 
   point_in_time_recovery {

@@ -127,7 +127,7 @@ resource "aws_lambda_event_source_mapping" "ingest" {
 resource "aws_cloudwatch_event_rule" "schedule" {
   for_each = {
     dlq_retry = var.dlq_retry_schedule
-    reconcile = var.reconcile_schedule
+    reconcile = local.reconcile_schedule
   }
 
   name                = "${var.name_prefix}-${replace(each.key, "_", "-")}"

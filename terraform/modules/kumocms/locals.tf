@@ -52,6 +52,10 @@ locals {
   # whole timeout: a message received at the start must stay hidden until the run ends.
   ingest_dlq_visibility_timeout = coalesce(var.ingest_dlq_visibility_timeout_seconds, local.timeouts["dlq_retry"])
 
+  # EventBridge: "rate(1 minute)" in the singular, "rate(N minutes)" above one.
+  reconcile_minutes  = var.reconcile_every == null ? null : floor(var.reconcile_every / 60)
+  reconcile_schedule = var.reconcile_every == null ? var.reconcile_schedule : "rate(${local.reconcile_minutes} ${local.reconcile_minutes == 1 ? "minute" : "minutes"})"
+
   common_tags = merge(var.tags, { "kumocms:stack" = var.name_prefix })
 
   # ---- environment variables ----------------------------------------------------------------
@@ -63,6 +67,7 @@ locals {
     S3_BUCKET         = aws_s3_bucket.documents.id
     DOCUMENTS_TABLE   = aws_dynamodb_table.documents.name
     USERS_TABLE       = aws_dynamodb_table.users.name
+    HISTORY_TABLE     = aws_dynamodb_table.history.name
     EVENT_BUS_NAME    = aws_cloudwatch_event_bus.domain.name
     INGEST_QUEUE_URL  = aws_sqs_queue.ingest.url
     INGEST_DLQ_URL    = aws_sqs_queue.ingest_dlq.url
@@ -93,6 +98,11 @@ locals {
     COPY_CONCURRENCY   = var.copy_concurrency == null ? null : tostring(var.copy_concurrency)
     COPY_STALL_SECONDS = var.copy_stall_seconds == null ? null : tostring(var.copy_stall_seconds)
     COPY_MAX_ATTEMPTS  = var.copy_max_attempts == null ? null : tostring(var.copy_max_attempts)
+    # §11 retention: always passed, so the deployment's values are visible in every function.
+    TRASH_DAYS             = tostring(var.trash_days)
+    MAX_REVISIONS          = tostring(var.max_revisions)
+    REVISION_DAYS          = tostring(var.revision_days)
+    HISTORY_RETENTION_DAYS = tostring(var.history_retention_days)
   }
   function_environment = {
     for name, function in local.functions : name => merge(
@@ -116,15 +126,18 @@ locals {
     "documents_table/index/by_pending_deadline" = (
       "${aws_dynamodb_table.documents.arn}/index/by_pending_deadline"
     )
-    users_table                 = aws_dynamodb_table.users.arn
-    "users_table/index/by_kind" = "${aws_dynamodb_table.users.arn}/index/by_kind"
-    event_bus                   = aws_cloudwatch_event_bus.domain.arn
-    ingest_queue                = aws_sqs_queue.ingest.arn
-    ingest_dlq                  = aws_sqs_queue.ingest_dlq.arn
-    parking_queue               = aws_sqs_queue.parking.arn
-    transfer_queue              = aws_sqs_queue.transfer.arn
-    transfer_dlq                = aws_sqs_queue.transfer_dlq.arn
-    "*"                         = "*"
+    "documents_table/index/by_trash" = "${aws_dynamodb_table.documents.arn}/index/by_trash"
+    "documents_table/index/by_prune" = "${aws_dynamodb_table.documents.arn}/index/by_prune"
+    history_table                    = aws_dynamodb_table.history.arn
+    users_table                      = aws_dynamodb_table.users.arn
+    "users_table/index/by_kind"      = "${aws_dynamodb_table.users.arn}/index/by_kind"
+    event_bus                        = aws_cloudwatch_event_bus.domain.arn
+    ingest_queue                     = aws_sqs_queue.ingest.arn
+    ingest_dlq                       = aws_sqs_queue.ingest_dlq.arn
+    parking_queue                    = aws_sqs_queue.parking.arn
+    transfer_queue                   = aws_sqs_queue.transfer.arn
+    transfer_dlq                     = aws_sqs_queue.transfer_dlq.arn
+    "*"                              = "*"
   }
 
   # ---- what invokes a function: its alias `live` under SnapStart or provisioned concurrency, ----

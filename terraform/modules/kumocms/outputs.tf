@@ -23,6 +23,11 @@ output "users_table_name" {
   value       = aws_dynamodb_table.users.name
 }
 
+output "history_table_name" {
+  description = "The history table (every document's audit trail, kept history_retention_days past its purge)."
+  value       = aws_dynamodb_table.history.name
+}
+
 output "event_bus_name" {
   description = "The custom EventBridge bus the use cases publish domain events to."
   value       = aws_cloudwatch_event_bus.domain.name
@@ -94,6 +99,11 @@ output "documents_table_arn" {
 output "users_table_arn" {
   description = "ARN of the users table."
   value       = aws_dynamodb_table.users.arn
+}
+
+output "history_table_arn" {
+  description = "ARN of the history table."
+  value       = aws_dynamodb_table.history.arn
 }
 
 output "ingest_queue_arn" {

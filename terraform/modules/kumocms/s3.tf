@@ -7,7 +7,17 @@ resource "aws_s3_bucket" "documents" {
   force_destroy = var.force_destroy
   tags          = local.common_tags
 
+  # §11's legal holds need Object Lock. A new bucket is created with it; for a bucket created
+  # before (object_lock_enabled = false in its state) a change of this argument would replace
+  # the bucket, so it is ignored and aws_s3_bucket_object_lock_configuration below enables
+  # Object Lock in place (PutObjectLockConfiguration on a versioned bucket, which S3 supports
+  # since November 2023:
+  # https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-configure.html).
+  object_lock_enabled = true
+
   lifecycle {
+    ignore_changes = [object_lock_enabled]
+
     precondition {
       condition     = length(local.bucket_name) <= 63
       error_message = "The derived bucket name ${local.bucket_name} is longer than S3's 63 characters: shorten name_prefix (at most 25 characters fits every region) or set bucket_name."
@@ -37,6 +47,17 @@ resource "aws_s3_bucket_versioning" "documents" {
   versioning_configuration {
     status = "Enabled"
   }
+}
+
+# Object Lock without a default retention: KumoCMS places legal holds itself, version by
+# version. A default retention rule would also make S3 require Content-MD5 (or another checksum)
+# on every PUT, which presigned browser uploads do not send.
+resource "aws_s3_bucket_object_lock_configuration" "documents" {
+  bucket              = aws_s3_bucket.documents.id
+  object_lock_enabled = "Enabled"
+
+  # Object Lock can be enabled on an existing bucket only once versioning is on.
+  depends_on = [aws_s3_bucket_versioning.documents]
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "documents" {
@@ -95,6 +116,7 @@ resource "aws_s3_bucket_cors_configuration" "documents" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "documents" {
+  #checkov:skip=CKV_AWS_300:The first rule aborts incomplete multipart uploads for the whole bucket (abort_incomplete_multipart_days); the optional revision-transition rule filters by tag, and S3 refuses AbortIncompleteMultipartUpload in a rule with a tag filter.
   bucket = aws_s3_bucket.documents.id
 
   rule {
@@ -117,7 +139,43 @@ resource "aws_s3_bucket_lifecycle_configuration" "documents" {
     }
   }
 
+  # §11: superseded revisions are kept as current object versions that the code tags
+  # kumocms-revision=noncurrent; they may move to an instant-retrieval class (STANDARD_IA,
+  # GLACIER_IR) so that they stay readable without a restore.
+  dynamic "rule" {
+    for_each = var.noncurrent_revision_storage_class == null ? [] : [var.noncurrent_revision_storage_class]
+    content {
+      id     = "transition-noncurrent-revisions"
+      status = "Enabled"
+
+      filter {
+        tag {
+          key   = local.revision_tag.key
+          value = local.revision_tag.value
+        }
+      }
+
+      transition {
+        days          = var.noncurrent_revision_transition_days
+        storage_class = rule.value
+      }
+    }
+  }
+
   depends_on = [aws_s3_bucket_versioning.documents]
+
+  lifecycle {
+    # S3 refuses a lifecycle transition to STANDARD_IA before an object is 30 days old.
+    precondition {
+      condition     = var.noncurrent_revision_storage_class != "STANDARD_IA" || var.noncurrent_revision_transition_days >= 30
+      error_message = "noncurrent_revision_transition_days must be at least 30 for STANDARD_IA (S3 moves objects to STANDARD_IA only once they are 30 days old)."
+    }
+  }
+}
+
+locals {
+  # The tag the code puts on the object of every revision that is no longer the current one.
+  revision_tag = { key = "kumocms-revision", value = "noncurrent" }
 }
 
 resource "aws_s3_bucket_notification" "documents" {

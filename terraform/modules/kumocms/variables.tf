@@ -325,7 +325,7 @@ variable "cors_allowed_origins" {
 # ---- storage ----------------------------------------------------------------------------------
 
 variable "kms_key_arn" {
-  description = "Customer managed KMS key for the bucket (SSE-KMS), both tables and the functions' environment variables; null uses SSE-S3 (AES256) and AWS managed keys. The key policy must let this account's IAM policies grant its use."
+  description = "Customer managed KMS key for the bucket (SSE-KMS), the three tables and the functions' environment variables; null uses SSE-S3 (AES256) and AWS managed keys. The key policy must let this account's IAM policies grant its use."
   type        = string
   default     = null
 
@@ -344,6 +344,31 @@ variable "noncurrent_version_days" {
     condition     = var.noncurrent_version_days >= 1
     error_message = "noncurrent_version_days must be at least 1."
   }
+}
+
+variable "noncurrent_revision_storage_class" {
+  description = "Storage class superseded revisions move to (§11; objects tagged kumocms-revision=noncurrent): STANDARD_IA or GLACIER_IR, the instant-retrieval classes, so every revision stays readable. null keeps them in STANDARD."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.noncurrent_revision_storage_class == null || contains(["STANDARD_IA", "GLACIER_IR"], coalesce(var.noncurrent_revision_storage_class, "-"))
+    error_message = "noncurrent_revision_storage_class must be STANDARD_IA or GLACIER_IR (instant retrieval: revisions stay readable), or null."
+  }
+}
+
+variable "noncurrent_revision_transition_days" {
+  description = "Days after an object's creation at which a superseded revision moves to noncurrent_revision_storage_class (S3 counts from the object's creation, not from the tagging). STANDARD_IA needs at least 30."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.noncurrent_revision_transition_days >= 0 && floor(var.noncurrent_revision_transition_days) == var.noncurrent_revision_transition_days
+    error_message = "noncurrent_revision_transition_days must be a whole number of days, 0 or more."
+  }
+
+  # The 30 days of STANDARD_IA are checked by a precondition of the bucket's lifecycle
+  # configuration (s3.tf): a validation naming another variable needs Terraform 1.9.
 }
 
 variable "abort_incomplete_multipart_days" {
@@ -369,7 +394,7 @@ variable "documents_table_stream_view_type" {
 }
 
 variable "deletion_protection" {
-  description = "DynamoDB deletion protection on both tables. Leave it on outside throwaway environments."
+  description = "DynamoDB deletion protection on the three tables (documents, users, history). Leave it on outside throwaway environments."
   type        = bool
   default     = true
 }
@@ -552,6 +577,63 @@ variable "reconcile_schedule" {
   validation {
     condition     = can(regex("^(rate|cron)\\(.+\\)$", var.reconcile_schedule))
     error_message = "reconcile_schedule must be a rate(...) or cron(...) expression."
+  }
+}
+
+variable "reconcile_every" {
+  description = "Seconds between reconciliation runs (purges, revision pruning, stalled copies): a multiple of 60, at least 60, scheduled as rate(N minutes). null keeps reconcile_schedule."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.reconcile_every == null || try(var.reconcile_every >= 60 && var.reconcile_every % 60 == 0, false)
+    error_message = "reconcile_every must be at least 60 seconds and a multiple of 60 (EventBridge schedules count in minutes)."
+  }
+}
+
+# ---- §11 retention: trash, revisions, history ---------------------------------------------------
+
+variable "trash_days" {
+  description = "Days a deleted document stays in the trash before reconcile purges it (content, revisions, index entries, record); 0 purges at the next reconcile run."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.trash_days >= 0 && floor(var.trash_days) == var.trash_days
+    error_message = "trash_days must be a whole number of days, 0 or more."
+  }
+}
+
+variable "max_revisions" {
+  description = "Revisions of a document kept in any case (the newest ones); older revisions also younger than revision_days are kept too."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.max_revisions >= 1 && floor(var.max_revisions) == var.max_revisions
+    error_message = "max_revisions must be a whole number, at least 1 (the current revision)."
+  }
+}
+
+variable "revision_days" {
+  description = "Days a superseded revision is kept in any case; reconcile deletes revisions both older than this and beyond the newest max_revisions."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.revision_days >= 0 && floor(var.revision_days) == var.revision_days
+    error_message = "revision_days must be a whole number of days, 0 or more."
+  }
+}
+
+variable "history_retention_days" {
+  description = "Days a document's history entries are kept after its purge (or the expiry or abort of its upload); the history table's TTL removes them."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.history_retention_days >= 1 && floor(var.history_retention_days) == var.history_retention_days
+    error_message = "history_retention_days must be a whole number of days, at least 1."
   }
 }
 

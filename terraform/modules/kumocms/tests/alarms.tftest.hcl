@@ -113,11 +113,20 @@ run "lost_events_and_table_throttles_alarm" {
 
   assert {
     condition = (
-      length([for query in aws_cloudwatch_metric_alarm.dynamodb_throttles["documents"].metric_query : query if length(query.metric) > 0]) == 12 &&
-      length([for query in aws_cloudwatch_metric_alarm.dynamodb_throttles["users"].metric_query : query if length(query.metric) > 0]) == 4 &&
-      [for query in aws_cloudwatch_metric_alarm.dynamodb_throttles["documents"].metric_query : one(query.metric).dimensions if query.id == "w_by_created"] == [tomap({ TableName = aws_dynamodb_table.documents.name, GlobalSecondaryIndexName = "by_created" })]
+      length(aws_cloudwatch_metric_alarm.dynamodb_throttles) == 6 &&
+      length([for query in aws_cloudwatch_metric_alarm.dynamodb_throttles["documents-read"].metric_query : query if length(query.metric) > 0]) == 8 &&
+      length([for query in aws_cloudwatch_metric_alarm.dynamodb_throttles["documents-write"].metric_query : query if length(query.metric) > 0]) == 8 &&
+      length([for query in aws_cloudwatch_metric_alarm.dynamodb_throttles["users-read"].metric_query : query if length(query.metric) > 0]) == 2 &&
+      length([for query in aws_cloudwatch_metric_alarm.dynamodb_throttles["history-write"].metric_query : query if length(query.metric) > 0]) == 1 &&
+      [for query in aws_cloudwatch_metric_alarm.dynamodb_throttles["documents-write"].metric_query : one(query.metric).dimensions if query.id == "w_by_created"] == [tomap({ TableName = aws_dynamodb_table.documents.name, GlobalSecondaryIndexName = "by_created" })] &&
+      toset([for query in aws_cloudwatch_metric_alarm.dynamodb_throttles["documents-read"].metric_query : one(query.metric).metric_name if length(query.metric) > 0]) == toset(["ReadThrottleEvents"])
     )
-    error_message = "Read and write throttle events of each table and each of its indexes alarm."
+    error_message = "Read and write throttle events of each table (documents, users, history) and each of its indexes alarm, one alarm per table and direction."
+  }
+
+  assert {
+    condition     = alltrue([for alarm in aws_cloudwatch_metric_alarm.dynamodb_throttles : length([for query in alarm.metric_query : query if length(query.metric) > 0]) <= 10])
+    error_message = "PutMetricAlarm takes at most 10 metrics per alarm."
   }
 }
 

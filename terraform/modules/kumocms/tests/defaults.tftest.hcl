@@ -15,18 +15,18 @@ run "storage_is_protected" {
   command = apply
 
   assert {
-    condition     = aws_dynamodb_table.documents.point_in_time_recovery[0].enabled && aws_dynamodb_table.users.point_in_time_recovery[0].enabled
-    error_message = "Point-in-time recovery must be on for both tables."
+    condition     = aws_dynamodb_table.documents.point_in_time_recovery[0].enabled && aws_dynamodb_table.users.point_in_time_recovery[0].enabled && aws_dynamodb_table.history.point_in_time_recovery[0].enabled
+    error_message = "Point-in-time recovery must be on for every table."
   }
 
   assert {
-    condition     = aws_dynamodb_table.documents.deletion_protection_enabled && aws_dynamodb_table.users.deletion_protection_enabled
-    error_message = "Deletion protection must be on for both tables."
+    condition     = aws_dynamodb_table.documents.deletion_protection_enabled && aws_dynamodb_table.users.deletion_protection_enabled && aws_dynamodb_table.history.deletion_protection_enabled
+    error_message = "Deletion protection must be on for every table."
   }
 
   assert {
-    condition     = aws_dynamodb_table.documents.server_side_encryption[0].enabled && aws_dynamodb_table.users.server_side_encryption[0].enabled
-    error_message = "Both tables must be encrypted."
+    condition     = aws_dynamodb_table.documents.server_side_encryption[0].enabled && aws_dynamodb_table.users.server_side_encryption[0].enabled && aws_dynamodb_table.history.server_side_encryption[0].enabled
+    error_message = "Every table must be encrypted."
   }
 
   assert {

@@ -28,9 +28,10 @@ run "customer_managed_key" {
   assert {
     condition = (
       aws_dynamodb_table.documents.server_side_encryption[0].kms_key_arn == var.kms_key_arn &&
-      aws_dynamodb_table.users.server_side_encryption[0].kms_key_arn == var.kms_key_arn
+      aws_dynamodb_table.users.server_side_encryption[0].kms_key_arn == var.kms_key_arn &&
+      aws_dynamodb_table.history.server_side_encryption[0].kms_key_arn == var.kms_key_arn
     )
-    error_message = "With a key both tables use it."
+    error_message = "With a key every table uses it."
   }
 
   assert {
