@@ -1109,6 +1109,7 @@ class Document:
         Raises:
             ValidationError: `reason` is empty.
         """
+        transition(self.state, Action.SET_LEGAL_HOLD)  # not while a first upload is pending
         if not isinstance(reason, str) or not reason.strip():
             raise ValidationError("reason is required to enable a legal hold", field="reason")
         if self.legal_hold is not None and self.legal_hold.reason == reason:
@@ -1143,8 +1144,8 @@ class Document:
             ConflictError: an upload or a copy is running.
             LegalHoldError: a legal hold is on.
         """
-        source = self.find_revision(number)
         transition(self.state, Action.RESTORE_REVISION)
+        source = self.find_revision(number)
         self.check_not_held("given another revision")
         if self.pending is not None:
             raise ConflictError("a replacement upload is pending; restore after it completes")

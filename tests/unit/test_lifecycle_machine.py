@@ -494,10 +494,11 @@ class Lifecycle(RuleBasedStateMachine):
                 self.ports, ADMIN, doc_id, enabled=enabled, reason="case 7" if enabled else None
             )
 
-        if not self.expect(doc_id, True, call, trashed_ok=True):
+        if not self.expect(doc_id, doc.state != "pending" or not enabled, call, trashed_ok=True):
             return
         if enabled and not doc.held:
-            doc.held, doc.holds_synced = True, False
+            # Applied at once when no version is recorded (a rejected upload has none).
+            doc.held, doc.holds_synced = True, not doc.revisions
             doc.version += 1
             doc.log("legal_hold_set", AD)
         elif not enabled and doc.held:
