@@ -536,13 +536,14 @@ class DynamoDocumentRepository:
         after = None if cursor is None else decode_position(cursor, scope=scope)
         if limit < 1:
             return HistoryPage(items=(), next_cursor=None)
-        names = {"#pk": items.PK, "#sk": items.SK, "#expires": items.EXPIRES_AT}
+        names = {"#pk": items.PK, "#expires": items.EXPIRES_AT}
         values: dict[str, Any] = {
             ":pk": items.string_value(document_id.value),
             ":now": items.number_value(items.epoch_seconds(now)),
         }
         condition = "#pk = :pk"
         if after is not None:
+            names["#sk"] = items.SK
             condition += " AND #sk < :after"
             values[":after"] = items.string_value(after)
         params: dict[str, Any] = {

@@ -134,7 +134,7 @@ def build_runtime(settings: EnvSettings, needs: Needs, session: boto3.Session) -
             settings.require("documents_table"),
             shards=settings.list_shards,
             indexed_fields=settings.domain.indexed_fields,
-            history_table=settings.require("history_table"),
+            history_table=settings.history_table,
             retention=RevisionPolicy.of(settings.domain),
         )
     if needs.users:

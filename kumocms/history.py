@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import attrs
 
-from kumocms import events as ev
 from kumocms.ids import DocumentId
 from kumocms.jsonvalue import JsonObject
+from kumocms.rules import normalize_metadata
 from kumocms.states import StorageClass
 from kumocms.users import Actor
 
 if TYPE_CHECKING:
+    from kumocms import events as ev
     from kumocms.model import Changed, Document
 
 EVENTS = (
@@ -64,7 +65,7 @@ class HistoryEntry:
     at: datetime
     actor: Actor
     version: int
-    details: JsonObject = attrs.field(factory=dict)
+    details: JsonObject = attrs.field(factory=dict, converter=normalize_metadata)
     sequence: int = 0
     expires_at: datetime | None = None
 
@@ -100,7 +101,7 @@ def entries_for(
     """
     entries: list[HistoryEntry] = []
     for event in changed.events:
-        if not isinstance(event, ev.DocumentEvent):
+        if not _is_document_event(event):
             continue
         named = _describe(before, changed.document, event)
         if named is None:
@@ -121,14 +122,21 @@ def entries_for(
     return tuple(entries)
 
 
+def _is_document_event(event: ev.DomainEvent) -> TypeGuard[ev.DocumentEvent]:
+    return hasattr(event, "document_id") and hasattr(event, "version")
+
+
 def _describe(
     before: Document | None, after: Document, event: ev.DocumentEvent
 ) -> tuple[str, JsonObject] | None:
-    """The entry name and details of one event (None: the event records no change)."""
-    simple = _SIMPLE.get(type(event))
+    """The entry name and details of one event (None: the event records no change).
+
+    Events are told apart by name, so that reading history never loads the event types.
+    """
+    simple = _SIMPLE.get(event.name)
     if simple is not None:
         return simple, {}
-    describe = _DESCRIBED.get(type(event))
+    describe = _DESCRIBED.get(event.name)
     return None if describe is None else describe(before, after, event)
 
 
@@ -148,56 +156,56 @@ def _holds(_: Document | None, after: Document, event: Any) -> tuple[str, JsonOb
 
 
 _Describe = Callable[[Any, Any, Any], tuple[str, JsonObject]]
-_SIMPLE: Mapping[type[ev.DocumentEvent], str] = {
-    ev.DocumentUploadExpired: "upload_expired",
-    ev.DocumentCopyCancelled: "copy_cancelled",
-    ev.DocumentRestored: "restored",
-    ev.DocumentRestoreExpired: "restore_expired",
-    ev.DocumentMadePermanent: "made_permanent",
-    ev.DocumentDeleted: "deleted",
-    ev.DocumentUndeleted: "undeleted",
-    ev.DocumentPurged: "purged",
-    ev.DocumentLegalHoldReleased: "legal_hold_released",
+_SIMPLE: Mapping[str, str] = {
+    "DocumentUploadExpired": "upload_expired",
+    "DocumentCopyCancelled": "copy_cancelled",
+    "DocumentRestored": "restored",
+    "DocumentRestoreExpired": "restore_expired",
+    "DocumentMadePermanent": "made_permanent",
+    "DocumentDeleted": "deleted",
+    "DocumentUndeleted": "undeleted",
+    "DocumentPurged": "purged",
+    "DocumentLegalHoldReleased": "legal_hold_released",
 }
-_DESCRIBED: Mapping[type[ev.DocumentEvent], _Describe] = {
-    ev.DocumentUploaded: _uploaded,
-    ev.DocumentUploadStarted: lambda _b, _a, e: ("uploaded", {"mode": e.mode, "size": e.size}),
-    ev.DocumentReplaceStarted: lambda _b, _a, e: (
+_DESCRIBED: Mapping[str, _Describe] = {
+    "DocumentUploaded": _uploaded,
+    "DocumentUploadStarted": lambda _b, _a, e: ("uploaded", {"mode": e.mode, "size": e.size}),
+    "DocumentReplaceStarted": lambda _b, _a, e: (
         "replace_started",
         {"mode": e.mode, "size": e.size},
     ),
-    ev.DocumentReplaced: lambda _b, a, e: (
+    "DocumentReplaced": lambda _b, a, e: (
         "replaced",
         {"revision": a.revision_number, "size": e.size},
     ),
-    ev.DocumentUploadRejected: lambda _b, _a, e: _rejected(e),
-    ev.DocumentReplaceRejected: lambda _b, _a, e: _rejected(e),
-    ev.DocumentMetadataUpdated: _metadata,
-    ev.DocumentUploadAborted: lambda _b, _a, e: ("upload_aborted", {"replace": e.replace}),
-    ev.DocumentRevisionRestored: lambda _b, _a, e: (
+    "DocumentUploadRejected": lambda _b, _a, e: _rejected(e),
+    "DocumentReplaceRejected": lambda _b, _a, e: _rejected(e),
+    "DocumentMetadataUpdated": _metadata,
+    "DocumentUploadAborted": lambda _b, _a, e: ("upload_aborted", {"replace": e.replace}),
+    "DocumentRevisionRestored": lambda _b, _a, e: (
         "revision_restored",
         {"from_revision": e.from_revision, "revision": e.revision},
     ),
-    ev.DocumentCopyStarted: lambda _b, a, e: _copy_started(a, e),
-    ev.DocumentCopyFailed: lambda _b, _a, e: (
+    "DocumentCopyStarted": lambda _b, a, e: _copy_started(a, e),
+    "DocumentCopyFailed": lambda _b, _a, e: (
         "copy_failed",
         {"storage_class": e.storage_class, "reason": e.reason},
     ),
-    ev.DocumentArchived: lambda _b, _a, e: ("archived", {"storage_class": e.storage_class}),
-    ev.DocumentRestoreRequested: lambda _b, _a, e: (
+    "DocumentArchived": lambda _b, _a, e: ("archived", {"storage_class": e.storage_class}),
+    "DocumentRestoreRequested": lambda _b, _a, e: (
         "restore_requested",
         {"tier": e.tier, "days": e.days, "permanent": e.permanent},
     ),
-    ev.DocumentRestoreExtended: lambda _b, _a, _e: ("restore_requested", {"extended": True}),
-    ev.DocumentLegalHoldSet: lambda _b, _a, e: ("legal_hold_set", {"reason": e.reason}),
-    ev.DocumentLegalHoldApplied: _holds,
+    "DocumentRestoreExtended": lambda _b, _a, _e: ("restore_requested", {"extended": True}),
+    "DocumentLegalHoldSet": lambda _b, _a, e: ("legal_hold_set", {"reason": e.reason}),
+    "DocumentLegalHoldApplied": _holds,
 }
 
 
 def _rejected(
     event: ev.DocumentUploadRejected | ev.DocumentReplaceRejected,
 ) -> tuple[str, JsonObject]:
-    if isinstance(event, ev.DocumentUploadRejected):
+    if event.name == "DocumentUploadRejected":
         return "upload_rejected", {"reason": event.reason}
     if event.reason == "upload expired":
         return "upload_expired", {"replace": True}

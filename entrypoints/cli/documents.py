@@ -300,8 +300,12 @@ def add_delete(commands: Commands, api: argparse.ArgumentParser) -> None:
         "delete",
         _run_delete,
         parents=[api],
-        summary="delete a document",
-        description="Delete a document and its content (a pending upload is aborted).",
+        summary="move a document to the trash",
+        description=(
+            "Move a document to the trash: it disappears from reads, lists and searches, and "
+            "its content and revisions are kept until the trash is purged (`kumocms trash`). "
+            "A pending upload is aborted instead."
+        ),
         subject="document",
     )
     add_if_match(parser)
@@ -309,5 +313,5 @@ def add_delete(commands: Commands, api: argparse.ArgumentParser) -> None:
 
 def _run_delete(args: argparse.Namespace) -> int:
     api_client(args).call("DELETE", document_path(args.id), headers=if_match_header(args.if_match))
-    out(f"deleted {args.id}")
+    out(f"moved {args.id} to the trash")
     return 0

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from entrypoints.cli import admin, documents, downloads, serve, uploads, users
+from entrypoints.cli import admin, documents, downloads, keeping, serve, uploads, users
 from entrypoints.cli.errors import CliError
 from entrypoints.cli.options import api_options, transfer_options
 from kumocms import __version__
@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     documents.add_archive(commands, api)
     documents.add_restore(commands, api)
     documents.add_delete(commands, api)
+    keeping.add_trash(commands, api)
+    keeping.add_revisions(commands, api)
+    keeping.add_history(commands, api)
+    keeping.add_holds(commands, api)
     users.add_parser(commands, api)
     admin.add_parser(commands)
     return parser

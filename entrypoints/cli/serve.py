@@ -10,6 +10,7 @@ import shlex
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -21,6 +22,7 @@ from kumocms.rules import validate_api_key_format
 from kumocms.search import IndexedFields
 
 _SECONDS = seconds_type(86400, zero=True)
+_INTERVAL = seconds_type(86400)
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 
 
@@ -82,6 +84,36 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "GET /documents can filter on as meta.NAME; repeatable",
     )
     parser.add_argument(
+        "--trash-days",
+        type=_count(0),
+        default=None,
+        metavar="N",
+        help="days a deleted document stays in the trash; 0 purges it at the next reconcile "
+        "(default: $TRASH_DAYS or 30)",
+    )
+    parser.add_argument(
+        "--max-revisions",
+        type=_count(1),
+        default=None,
+        metavar="N",
+        help="revisions kept whatever their age (default: $MAX_REVISIONS or 20)",
+    )
+    parser.add_argument(
+        "--revision-days",
+        type=_count(0),
+        default=None,
+        metavar="N",
+        help="revisions younger than this are kept whatever their number "
+        "(default: $REVISION_DAYS or 90)",
+    )
+    parser.add_argument(
+        "--reconcile-every",
+        type=_INTERVAL,
+        default=None,
+        metavar="SECONDS",
+        help="how often the reconcile job runs (default: $RECONCILE_EVERY or 60)",
+    )
+    parser.add_argument(
         "--region",
         type=_region,
         default="eu-west-1",
@@ -101,6 +133,27 @@ def _bytes(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1 byte")
     return value
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
+        return value
+
+    return parse
+
+
+_RETENTION_FLAGS = (
+    ("trash_days", "TRASH_DAYS", 0),
+    ("max_revisions", "MAX_REVISIONS", 1),
+    ("revision_days", "REVISION_DAYS", 0),
+)
+"""Flags whose value reaches the functions as the environment variable of the same name."""
 
 
 def _index_field(text: str) -> tuple[str, str]:
@@ -129,7 +182,30 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
         except ValueError as error:
             raise CliError(f"--index-field: {error}") from None
         environment["INDEXED_FIELDS"] = json.dumps(declared)
+    for flag, variable, minimum in _RETENTION_FLAGS:
+        value = getattr(args, flag, None)
+        if value is None and os.environ.get(variable, "").strip():
+            try:
+                value = _count(minimum)(os.environ[variable].strip())
+            except argparse.ArgumentTypeError as error:
+                raise CliError(f"${variable}: {error}") from None
+        if value is not None:
+            environment[variable] = str(value)
     return environment
+
+
+def _reconcile_every(args: argparse.Namespace) -> float:
+    """--reconcile-every, else $RECONCILE_EVERY, else a minute."""
+    value = getattr(args, "reconcile_every", None)
+    if value is not None:
+        return float(value)
+    raw = os.environ.get("RECONCILE_EVERY", "").strip()
+    if not raw:
+        return 60.0
+    try:
+        return float(_INTERVAL(raw))
+    except argparse.ArgumentTypeError as error:
+        raise CliError(f"$RECONCILE_EVERY: {error}") from None
 
 
 def _region(text: str) -> str:
@@ -174,6 +250,7 @@ def run(args: argparse.Namespace, *, out: TextIO = sys.stdout) -> int:
             authorizer_cache_ttl=args.authorizer_cache_ttl,
             region=getattr(args, "region", "eu-west-1"),
             environment=environment,
+            reconcile_every=_reconcile_every(args),
         )
     )
     try:

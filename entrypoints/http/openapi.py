@@ -8,9 +8,14 @@ from typing import Any
 from entrypoints.http.envelope import base64_length
 from entrypoints.http.problems import BEARER_CHALLENGE
 from entrypoints.http.representations import (
+    ACTOR_SCHEMA,
     DOCUMENT_FIELDS,
+    HISTORY_FIELDS,
+    LEGAL_HOLD_SCHEMA,
     LINK_FIELDS,
+    NULLABLE_TIME,
     RESTORE_FIELDS,
+    REVISION_FIELDS,
     TIME,
     USER_FIELDS,
     object_schema,
@@ -24,6 +29,17 @@ from kumocms.users import Role
 
 PROBLEM = "application/problem+json"
 IF_MATCH_PATTERN = r'^(\*|(W/)?"?[0-9]{1,18}"?)?$'
+
+
+def _list_of(name: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": schema_ref(name)},
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    }
 
 
 def _with(schema: dict[str, Any], **properties: Any) -> dict[str, Any]:
@@ -88,6 +104,18 @@ SCHEMAS: dict[str, Any] = {
         ],
     },
     "Restore": object_schema(RESTORE_FIELDS),
+    "LegalHold": dict(LEGAL_HOLD_SCHEMA),
+    "Revision": object_schema(REVISION_FIELDS),
+    "RevisionList": _list_of("Revision"),
+    "HistoryEntry": object_schema(HISTORY_FIELDS),
+    "History": _list_of("HistoryEntry"),
+    "TrashedDocument": _with(
+        object_schema(DOCUMENT_FIELDS),
+        deleted_at=TIME,
+        deleted_by=ACTOR_SCHEMA,
+        purge_at={**NULLABLE_TIME, "description": "Null while a legal hold is on."},
+    ),
+    "Trash": _list_of("TrashedDocument"),
     "Document": object_schema(DOCUMENT_FIELDS),
     "DocumentList": {
         "type": "object",
@@ -197,6 +225,13 @@ _RESPONSE_SCHEMAS: dict[str, tuple[str, str]] = {
     "restoreDocument": ("Document", "Readable again (extended or made permanent)"),
     "issuePartUrls": ("PartUrls", "Fresh part URLs"),
     "completeUpload": ("Document", "The confirmed (or rejected) document"),
+    "listRevisions": ("RevisionList", "The kept revisions, highest number first"),
+    "getRevisionContent": ("Link", "The presigned download URL (`?redirect=false`)"),
+    "restoreRevision": ("Document", "The document with the copy as its current revision"),
+    "getHistory": ("History", "The audit trail, newest first"),
+    "setLegalHold": ("Document", "The document with its hold (or none)"),
+    "listTrash": ("Trash", "Trashed documents, newest deletion first"),
+    "restoreFromTrash": ("Document", "The document, back in the state it had"),
     "createUser": ("User", "Created; the API key is shown only here"),
     "listUsers": ("UserList", "A page of users"),
     "getUser": ("User", "The user"),
@@ -245,6 +280,10 @@ _HEADERS = {
 }
 _ACCEPTED = {
     "restoreDocument": "Restoring; poll the document after Retry-After",
+    "restoreRevision": (
+        "Copying: the revision is larger than the synchronous copy limit and the transfer "
+        "worker copies it; poll the document after Retry-After"
+    ),
     "archiveDocument": (
         "Archiving: the object is larger than the synchronous copy limit and the transfer "
         "worker copies it; poll the document after Retry-After"
@@ -409,7 +448,7 @@ def _responses(route: Route) -> dict[str, Any]:
     ok_headers = {}
     if route.path.startswith("/documents/") and route.method != "DELETE":
         ok_headers["ETag"] = _HEADERS["ETag"]
-    if route.operation_id == "getDocumentContent":
+    if route.operation_id in ("getDocumentContent", "getRevisionContent"):
         responses["302"] = {
             "description": "Redirect to the presigned download",
             "headers": {"Location": _HEADERS["Location"]},
@@ -486,6 +525,15 @@ def _paths(direct_upload_limit: int, indexed_fields: IndexedFields) -> dict[str,
                     "schema": {"type": "string", "pattern": f"^{ULID_PATTERN}$"},
                 }
             ]
+            if "{revision}" in route.path:
+                item["parameters"].append(
+                    {
+                        "name": "revision",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999_999},
+                    }
+                )
         item[route.method.lower()] = _operation(route, direct_upload_limit, indexed_fields)
     return paths
 

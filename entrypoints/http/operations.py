@@ -17,9 +17,12 @@ from entrypoints.http.problems import HttpError, problem_document
 from entrypoints.http.representations import (
     document_json,
     etag,
+    history_json,
     link_json,
     parts_json,
+    revision_json,
     timestamp,
+    trash_json,
     user_json,
 )
 from entrypoints.http.routes import Route
@@ -41,11 +44,14 @@ from kumocms.users import Principal, Role
 if TYPE_CHECKING:
     from entrypoints.http import forms
     from kumocms import commands
-    from kumocms.usecases import archive, users
+    from kumocms.usecases import archive, holds, revisions, trash, users
 else:  # loaded by the first route that needs them, so a function loads only its own routes'
     commands = Deferred("kumocms.commands")
     forms = Deferred("entrypoints.http.forms")
     archive = Deferred("kumocms.usecases.archive")
+    holds = Deferred("kumocms.usecases.holds")
+    revisions = Deferred("kumocms.usecases.revisions")
+    trash = Deferred("kumocms.usecases.trash")
     users = Deferred("kumocms.usecases.users")
 
 JSON_TYPES = ("application/json",)
@@ -77,6 +83,13 @@ class Call:
     def document_id(self) -> DocumentId:
         """The `{id}` path parameter as a document id (400 when it is not a ULID)."""
         return DocumentId.parse(self.params.get("id"))
+
+    def revision(self) -> int:
+        """The `{revision}` path parameter (400 when it is not a revision number)."""
+        raw = self.params.get("revision", "")
+        if not re.fullmatch(r"[1-9][0-9]{0,11}", raw):
+            raise ValidationError("revision must be a positive integer", field="revision")
+        return int(raw)
 
     def user_id(self) -> UserId:
         """The `{id}` path parameter as a user id."""
@@ -417,6 +430,99 @@ def _accepted(call: Call, view: DocumentView, retry_after: int | None) -> HttpRe
     )
 
 
+def list_revisions(call: Call) -> HttpResponse:
+    """GET /documents/{id}/revisions."""
+    page = revisions.list_revisions(
+        call.ports,
+        call.actor,
+        call.document_id(),
+        limit=query_value(call, "limit"),
+        cursor=query_value(call, "cursor"),
+    )
+    return HttpResponse(
+        200, {"items": [revision_json(v) for v in page.items], "next_cursor": page.next_cursor}
+    )
+
+
+def get_revision_content(call: Call) -> HttpResponse:
+    """GET /documents/{id}/revisions/{revision}/content."""
+    redirect = query_value(call, "redirect")
+    link = revisions.get_revision_content(
+        call.ports, call.actor, call.document_id(), call.revision()
+    )
+    if redirect is False:
+        return HttpResponse(200, link_json(link))
+    return HttpResponse(302, headers={"Location": link.url})
+
+
+def restore_revision(call: Call) -> HttpResponse:
+    """POST /documents/{id}/revisions/{revision}/restore."""
+    json_body(call)
+    result = revisions.restore_revision(
+        call.ports, call.actor, call.document_id(), call.revision(), if_match=if_match(call)
+    )
+    if result.in_progress:
+        return _accepted(call, result.view, result.retry_after_seconds)
+    return _document(200, result.view)
+
+
+def get_history(call: Call) -> HttpResponse:
+    """GET /documents/{id}/history."""
+    page = trash.get_history(
+        call.ports,
+        call.actor,
+        call.document_id(),
+        limit=query_value(call, "limit"),
+        cursor=query_value(call, "cursor"),
+    )
+    return HttpResponse(
+        200, {"items": [history_json(e) for e in page.items], "next_cursor": page.next_cursor}
+    )
+
+
+def set_legal_hold(call: Call) -> HttpResponse:
+    """PUT /documents/{id}/legal-hold."""
+    fields = json_body(call)
+    enabled = fields["enabled"]
+    view = holds.set_legal_hold(
+        call.ports,
+        call.actor,
+        call.document_id(),
+        enabled=enabled,
+        reason=fields.get("reason") if enabled else None,
+        if_match=if_match(call),
+    )
+    return _document(200, view)
+
+
+def list_trash(call: Call) -> HttpResponse:
+    """GET /trash."""
+    page = trash.list_trash(
+        call.ports,
+        call.actor,
+        limit=query_value(call, "limit"),
+        cursor=query_value(call, "cursor"),
+    )
+    return HttpResponse(
+        200, {"items": [trash_json(v) for v in page.items], "next_cursor": page.next_cursor}
+    )
+
+
+def restore_from_trash(call: Call) -> HttpResponse:
+    """POST /trash/{id}/restore."""
+    json_body(call)
+    view = trash.restore_from_trash(
+        call.ports, call.actor, call.document_id(), if_match=if_match(call)
+    )
+    return _document(200, view)
+
+
+def purge_document(call: Call) -> HttpResponse:
+    """DELETE /trash/{id}."""
+    trash.purge_from_trash(call.ports, call.actor, call.document_id(), if_match=if_match(call))
+    return HttpResponse(204)
+
+
 def issue_part_urls(call: Call) -> HttpResponse:
     """POST /documents/{id}/uploads/parts."""
     fields = json_body(call)
@@ -514,6 +620,14 @@ OPERATIONS: Mapping[str, Operation] = {
     "deleteDocument": delete_document,
     "archiveDocument": archive_document,
     "restoreDocument": restore_document,
+    "listRevisions": list_revisions,
+    "getRevisionContent": get_revision_content,
+    "restoreRevision": restore_revision,
+    "getHistory": get_history,
+    "setLegalHold": set_legal_hold,
+    "listTrash": list_trash,
+    "restoreFromTrash": restore_from_trash,
+    "purgeDocument": purge_document,
     "issuePartUrls": issue_part_urls,
     "completeUpload": complete_upload,
     "createUser": create_user,

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import attrs
 
 from entrypoints.http.routes import ULID_PATTERN
-from kumocms.model import Document, RestoreInfo
+from kumocms.history import EVENTS, HistoryEntry, actor_json
+from kumocms.model import Document, LegalHold, RestoreInfo
 from kumocms.ports import PresignedUrl
 from kumocms.rules import metadata_to_plain
 from kumocms.states import ArchiveState, RestoreTier, StorageClass
 from kumocms.usecases.common import DocumentView
+from kumocms.usecases.revisions import RevisionView
 from kumocms.users import Role, User
 
 if TYPE_CHECKING:
@@ -117,6 +119,40 @@ def _restore_json(restore: RestoreInfo | None) -> dict[str, Any] | None:
     return None if restore is None else render(RESTORE_FIELDS, restore)
 
 
+def _legal_hold_json(document: Document) -> dict[str, Any] | None:
+    hold: LegalHold | None = document.legal_hold
+    if hold is None:
+        return None
+    return {
+        "enabled": True,
+        "reason": hold.reason,
+        "set_by": actor_json(hold.set_by),
+        "set_at": timestamp(hold.set_at),
+        "applied": document.legal_hold_applied,
+    }
+
+
+def trash_json(view: DocumentView) -> dict[str, Any]:
+    """A trashed document: its representation plus `deleted_at`, `deleted_by`, `purge_at`."""
+    body = document_json(view)
+    trash = view.document.trash
+    assert trash is not None
+    body["deleted_at"] = timestamp(trash.deleted_at)
+    body["deleted_by"] = actor_json(trash.deleted_by)
+    body["purge_at"] = timestamp(view.document.purge_at)
+    return body
+
+
+def revision_json(view: RevisionView) -> dict[str, Any]:
+    """A kept revision and whether it is current (§11's revision fields)."""
+    return render(REVISION_FIELDS, view)
+
+
+def history_json(entry: HistoryEntry) -> dict[str, Any]:
+    """A history entry: `{event, at, actor, version, details}`."""
+    return render(HISTORY_FIELDS, entry)
+
+
 def user_json(user: User, *, api_key: str | None = None) -> dict[str, Any]:
     """A user: never a key or its hash, except the raw key in the response that creates it."""
     body = render(USER_FIELDS, user)
@@ -165,6 +201,12 @@ DOCUMENT_FIELDS: tuple[Field[DocumentView], ...] = (
     Field("updated_at", TIME, lambda v: timestamp(v.document.updated_at)),
     Field("restore", _nullable("Restore"), lambda v: _restore_json(v.document.restore)),
     Field(
+        "revision",
+        {"type": ["integer", "null"], "minimum": 1},
+        lambda v: v.document.revision_number,
+    ),
+    Field("legal_hold", _nullable("LegalHold"), lambda v: _legal_hold_json(v.document)),
+    Field(
         "download",
         _nullable("Link"),
         lambda v: None if v.download is None else link_json(v.download),
@@ -174,6 +216,55 @@ DOCUMENT_FIELDS: tuple[Field[DocumentView], ...] = (
         _nullable("Upload"),
         lambda v: None if v.upload is None else upload_json(v.upload),
     ),
+)
+ACTOR_SCHEMA: Mapping[str, Any] = {
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["user_id", "name"],
+            "properties": {
+                "user_id": {"type": ["string", "null"]},
+                "name": {"type": ["string", "null"]},
+            },
+        },
+        {"type": "object", "required": ["system"], "properties": {"system": {"type": "string"}}},
+    ]
+}
+LEGAL_HOLD_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "required": ["enabled", "reason", "set_by", "set_at", "applied"],
+    "properties": {
+        "enabled": {"const": True},
+        "reason": {"type": "string"},
+        "set_by": ACTOR_SCHEMA,
+        "set_at": TIME,
+        "applied": {
+            "type": "boolean",
+            "description": "Whether every object version carries its S3 legal hold yet.",
+        },
+    },
+}
+REVISION_FIELDS: tuple[Field[RevisionView], ...] = (
+    Field("revision", {"type": "integer", "minimum": 1}, lambda v: v.revision.number),
+    Field("file_name", {"type": "string"}, lambda v: v.revision.file_name),
+    Field("content_type", {"type": "string"}, lambda v: v.revision.content_type),
+    Field("size", {"type": "integer"}, lambda v: v.revision.size),
+    Field("sha256", {"type": ["string", "null"]}, lambda v: v.revision.sha256),
+    Field(
+        "storage_class",
+        {"type": "string", "enum": [c.value for c in StorageClass]},
+        lambda v: v.revision.storage_class.value,
+    ),
+    Field("created_at", TIME, lambda v: timestamp(v.revision.created_at)),
+    Field("created_by", ACTOR_SCHEMA, lambda v: actor_json(v.revision.created_by)),
+    Field("current", {"type": "boolean"}, lambda v: v.current),
+)
+HISTORY_FIELDS: tuple[Field[HistoryEntry], ...] = (
+    Field("event", {"type": "string", "enum": list(EVENTS)}, lambda e: e.event),
+    Field("at", TIME, lambda e: timestamp(e.at)),
+    Field("actor", ACTOR_SCHEMA, lambda e: actor_json(e.actor)),
+    Field("version", {"type": "integer"}, lambda e: e.version),
+    Field("details", {"type": "object"}, lambda e: metadata_to_plain(e.details)),
 )
 USER_FIELDS: tuple[Field[User], ...] = (
     Field("user_id", {"type": "string"}, lambda u: u.id.value),

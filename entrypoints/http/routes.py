@@ -177,6 +177,19 @@ USER_CHANGE = ObjectSpec(
     }
 )
 NEW_KEY = ObjectSpec(properties={})
+EMPTY = ObjectSpec(properties={})
+MAX_HOLD_REASON_LENGTH = 1024
+LEGAL_HOLD = ObjectSpec(
+    properties={
+        "enabled": Prop(type="boolean", required=True),
+        "reason": Prop(
+            type="string",
+            min_length=1,
+            max_length=MAX_HOLD_REASON_LENGTH,
+            description="Required to enable a hold; ignored when releasing it.",
+        ),
+    }
+)
 
 LIMIT = QueryParam(name="limit", prop=Prop(type="integer", minimum=1, maximum=100, default=50))
 CURSOR = QueryParam(name="cursor", prop=Prop(type="string", max_length=256))
@@ -303,7 +316,7 @@ ROUTES: tuple[Route, ...] = (
         path="/documents/{id}",
         function="documents_write",
         operation_id="deleteDocument",
-        summary="Delete a document",
+        summary="Move a document to the trash (a pending upload is aborted)",
         permission=W,
         conditional=True,
         success=204,
@@ -352,6 +365,87 @@ ROUTES: tuple[Route, ...] = (
         permission=W,
         body=COMPLETE,
         idempotent_post=True,
+    ),
+    Route(
+        method="GET",
+        path="/documents/{id}/revisions",
+        function="documents_read",
+        operation_id="listRevisions",
+        summary="The kept revisions, highest number first",
+        permission=R,
+        query=(LIMIT, CURSOR),
+    ),
+    Route(
+        method="GET",
+        path="/documents/{id}/revisions/{revision}/content",
+        function="documents_read",
+        operation_id="getRevisionContent",
+        summary="Redirect to a presigned download of one revision",
+        permission=R,
+        query=(REDIRECT,),
+        success=302,
+    ),
+    Route(
+        method="POST",
+        path="/documents/{id}/revisions/{revision}/restore",
+        function="documents_write",
+        operation_id="restoreRevision",
+        summary="Make a copy of an earlier revision the current one",
+        permission=W,
+        body=EMPTY,
+        body_optional=True,
+        conditional=True,
+        idempotent_post=True,
+    ),
+    Route(
+        method="GET",
+        path="/documents/{id}/history",
+        function="documents_read",
+        operation_id="getHistory",
+        summary="The document's audit trail, newest first",
+        permission=R,
+        query=(LIMIT, CURSOR),
+    ),
+    Route(
+        method="PUT",
+        path="/documents/{id}/legal-hold",
+        function="documents_write",
+        operation_id="setLegalHold",
+        summary="Set or release a legal hold (admin)",
+        permission=A,
+        body=LEGAL_HOLD,
+        conditional=True,
+    ),
+    Route(
+        method="GET",
+        path="/trash",
+        function="documents_read",
+        operation_id="listTrash",
+        summary="Documents in the trash, newest deletion first",
+        permission=W,
+        query=(LIMIT, CURSOR),
+    ),
+    Route(
+        method="POST",
+        path="/trash/{id}/restore",
+        function="documents_write",
+        operation_id="restoreFromTrash",
+        summary="Take a document out of the trash",
+        permission=W,
+        body=EMPTY,
+        body_optional=True,
+        conditional=True,
+        idempotent_post=True,
+    ),
+    Route(
+        method="DELETE",
+        path="/trash/{id}",
+        function="documents_write",
+        operation_id="purgeDocument",
+        summary="Purge a trashed document now (admin)",
+        permission=A,
+        conditional=True,
+        success=204,
     ),
     Route(
         method="POST",

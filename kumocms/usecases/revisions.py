@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
+from kumocms.deferred import Deferred
 from kumocms.errors import (
     DocumentArchivedError,
     InvalidCursorError,
@@ -25,9 +28,13 @@ from kumocms.usecases.common import (
     with_conflict_retries,
 )
 from kumocms.usecases.documents import restore_retry_after
-from kumocms.usecases.ingest import tag_superseded
-from kumocms.usecases.transfer import copy_retry_after, start_copy
 from kumocms.users import Permission, Principal
+
+if TYPE_CHECKING:
+    from kumocms.usecases import ingest, transfer
+else:  # the write side loads when a restore first needs it (the read function never does)
+    ingest = Deferred("kumocms.usecases.ingest")
+    transfer = Deferred("kumocms.usecases.transfer")
 
 
 @attrs.frozen(kw_only=True)
@@ -146,7 +153,7 @@ def restore_revision(
         if source.version_id is None:
             raise ValidationError(f"revision {number} has no recorded object version")
         if source.size > ports.settings.sync_copy_limit:
-            return start_copy(
+            return transfer.start_copy(
                 ports,
                 document,
                 StorageClass.STANDARD,
@@ -166,13 +173,15 @@ def restore_revision(
         except VersionConflictError:
             ports.blobs.delete_key(target)  # never referenced: the retry copies afresh
             raise
-        tag_superseded(ports, document)
+        ingest.tag_superseded(ports, document)
         return saved
 
     document = with_conflict_retries(ports, document_id, attempt, if_match=if_match)
     view = DocumentView(document=document, download=download_link(ports, document))
     if document.copy is not None:
         return RevisionRestoreResult(
-            view=view, in_progress=True, retry_after_seconds=copy_retry_after(ports, document)
+            view=view,
+            in_progress=True,
+            retry_after_seconds=transfer.copy_retry_after(ports, document),
         )
     return RevisionRestoreResult(view=view, in_progress=False)

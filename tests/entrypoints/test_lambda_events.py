@@ -283,6 +283,7 @@ def test_settings_are_parsed_once_and_nothing_is_built_at_import() -> None:
             "AWS_REGION": "eu-west-1",
             "S3_BUCKET": "b",
             "DOCUMENTS_TABLE": "d",
+            "HISTORY_TABLE": "h",
             "DIRECT_UPLOAD_LIMIT": "1024",
         },
     )
@@ -323,7 +324,12 @@ def test_snapstart_hooks_build_before_the_snapshot_and_rebuild_after_restore(
     wiring = Wiring(
         FUNCTIONS["meta"].needs,
         factory=factory,
-        environ={"AWS_REGION": "eu-west-1", "S3_BUCKET": "b", "DOCUMENTS_TABLE": "d"},
+        environ={
+            "AWS_REGION": "eu-west-1",
+            "S3_BUCKET": "b",
+            "DOCUMENTS_TABLE": "d",
+            "HISTORY_TABLE": "h",
+        },
     )
     assert built == []
     hooks["before"][0]()

@@ -79,9 +79,11 @@ def test_only_health_and_docs_are_public() -> None:
     assert public == {("GET", "/healthcheck"), ("GET", "/docs")}
 
 
-def test_path_parameters_are_named_id_as_the_api_gateway_resources_expect() -> None:
+def test_path_parameters_are_the_ones_the_api_gateway_resources_expect() -> None:
     names = {name for r in routes_file()["routes"] for name in re.findall(r"{(\w+)}", r["path"])}
-    assert names == {"id"}
+    assert names == {"id", "revision"}
+    depth = max(len(r["path"].strip("/").split("/")) for r in routes_file()["routes"])
+    assert resource("api_gateway.tf", "aws_api_gateway_resource", f"level{depth}")
 
 
 def test_every_route_is_served_by_an_http_function() -> None:

@@ -11,7 +11,12 @@ import attrs
 from moto import mock_aws
 from ulid import ULID
 
-from adapters.dynamodb import TTL_ATTRIBUTE, documents_table_spec, users_table_spec
+from adapters.dynamodb import (
+    TTL_ATTRIBUTE,
+    documents_table_spec,
+    history_table_spec,
+    users_table_spec,
+)
 from kumocms.ids import DocumentId, UserId
 from kumocms.model import ContentDeclaration, Document, PendingUpload, UploadMode
 from kumocms.rules import normalize_metadata
@@ -21,6 +26,7 @@ from tests.support.aws import aws_client
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DOCUMENTS_TABLE = "kumocms-documents"
+HISTORY_TABLE = "kumocms-history"
 USERS_TABLE = "kumocms-users"
 
 
@@ -106,8 +112,12 @@ def moto_tables() -> Iterator[Any]:
 
 
 def create_tables(client: Any) -> None:
-    """Create both tables as the local stack does."""
-    for spec in (documents_table_spec(DOCUMENTS_TABLE), users_table_spec(USERS_TABLE)):
+    """Create the tables as the local stack does."""
+    for spec in (
+        documents_table_spec(DOCUMENTS_TABLE),
+        users_table_spec(USERS_TABLE),
+        history_table_spec(HISTORY_TABLE),
+    ):
         client.create_table(**spec)
         client.update_time_to_live(
             TableName=spec["TableName"],

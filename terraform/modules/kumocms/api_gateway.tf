@@ -16,12 +16,13 @@ locals {
       parent = join("/", slice(split("/", path), 0, length(split("/", path)) - 1))
     }
   }
-  api_max_depth = 4
+  api_max_depth = 5
   api_resource_ids = merge(
     { for path, resource in aws_api_gateway_resource.level1 : path => resource.id },
     { for path, resource in aws_api_gateway_resource.level2 : path => resource.id },
     { for path, resource in aws_api_gateway_resource.level3 : path => resource.id },
     { for path, resource in aws_api_gateway_resource.level4 : path => resource.id },
+    { for path, resource in aws_api_gateway_resource.level5 : path => resource.id },
   )
 
   # The methods each path serves (its CORS preflight answers with them).
@@ -93,7 +94,7 @@ resource "aws_api_gateway_rest_api" "this" {
 
     precondition {
       condition     = alltrue([for resource in values(local.api_resources) : resource.depth <= local.api_max_depth])
-      error_message = "A route is nested deeper than the module's four resource levels; add aws_api_gateway_resource.level5."
+      error_message = "A route is nested deeper than the module's five resource levels; add aws_api_gateway_resource.level6."
     }
   }
 }
@@ -127,6 +128,14 @@ resource "aws_api_gateway_resource" "level4" {
 
   rest_api_id = aws_api_gateway_rest_api.this.id
   parent_id   = aws_api_gateway_resource.level3[each.value.parent].id
+  path_part   = each.value.part
+}
+
+resource "aws_api_gateway_resource" "level5" {
+  for_each = { for path, resource in local.api_resources : path => resource if resource.depth == 5 }
+
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  parent_id   = aws_api_gateway_resource.level4[each.value.parent].id
   path_part   = each.value.part
 }
 
