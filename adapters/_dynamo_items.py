@@ -22,9 +22,9 @@ import cattrs
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from kumocms.history import HistoryEntry, position
 from kumocms.ids import DocumentId, UserId
 from kumocms.jsonvalue import JsonObject, JsonValue
-from kumocms.history import HistoryEntry, position
 from kumocms.model import CopyJob, Document, RevisionPolicy, trash_position
 from kumocms.rules import MAX_NUMBER_DIGITS, normalize_metadata
 from kumocms.search import IndexedFields, index_entries, range_position

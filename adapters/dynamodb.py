@@ -91,8 +91,8 @@ from kumocms.errors import (
     UserNotFoundError,
     VersionConflictError,
 )
-from kumocms.ids import DocumentId, UserId
 from kumocms.history import HistoryEntry, HistoryPage, position
+from kumocms.ids import DocumentId, UserId
 from kumocms.model import CopyJob, Document, RevisionPolicy
 from kumocms.ports import Clock, DocumentPage
 from kumocms.search import FieldType, IndexedFields, ReindexBatch
@@ -571,8 +571,9 @@ class DynamoDocumentRepository:
         return HistoryPage(items=tuple(page), next_cursor=next_cursor)
 
     def expire_history(self, document_id: DocumentId, *, expires_at: datetime) -> None:
-        """Give every entry without an expiry one: Queries of the partition, BatchWriteItem
-        puts of 25 entries each (unprocessed ones are sent again, a bounded number of times).
+        """Give every entry without an expiry one: Queries, then BatchWriteItem puts.
+
+        25 entries per BatchWriteItem; unprocessed ones are sent again, a bounded number of times.
         """
         table = self._require_history()
         params: dict[str, Any] = {
@@ -604,8 +605,9 @@ class DynamoDocumentRepository:
         ]
 
     def find_prunable(self, now: datetime, *, limit: int) -> builtins.list[Document]:
-        """Documents whose retention is due: one Query per shard of `by_prune` (KEYS_ONLY),
-        then one consistent BatchGetItem of the documents.
+        """Documents whose retention is due: one Query per shard of `by_prune`, one BatchGetItem.
+
+        The index is KEYS_ONLY: the documents are read consistently after the Queries.
         """
         if limit < 1:
             return []

@@ -45,6 +45,7 @@ from kumocms.errors import (
     VersionConflictError,
 )
 from kumocms.events import DomainEvent
+from kumocms.history import HistoryEntry, HistoryPage, position
 from kumocms.ids import DocumentId, UserId
 from kumocms.jsonvalue import JsonObject, dumps_json, loads_json
 from kumocms.keys import (
@@ -69,7 +70,6 @@ from kumocms.model import (
     restore_expiry,
     trash_position,
 )
-from kumocms.history import HistoryEntry, HistoryPage, position
 from kumocms.ports import (
     CompletedPart,
     DocumentPage,

@@ -243,7 +243,7 @@ def test_patch_and_delete_with_and_without_a_matching_version(cli: Cli, stack: L
     assert stale.code == 1
     assert stale.error.startswith("412 version_mismatch: ")
     deleted = cli("delete", doc["document_id"], "--if-match", "2")
-    assert (deleted.code, deleted.out.strip()) == (0, f"deleted {doc['document_id']}")
+    assert (deleted.code, deleted.out.strip()) == (0, f"moved {doc['document_id']} to the trash")
     gone = cli("get", doc["document_id"])
     assert gone.code == 1
     assert gone.error == f"404 not_found: document {doc['document_id']} not found"

@@ -186,4 +186,14 @@ def test_archive_restore_replace_patch_delete(stack: Stack) -> None:
     stack.pump.drain()
     assert stack.call("GET", f"/documents/{doc_id}")[0] == 404
     listing = stack.s3.list_objects_v2(Bucket=stack.resources.bucket)
-    assert listing.get("KeyCount", 0) == 0
+    assert listing.get("KeyCount", 0) == 3  # in the trash: both revisions and the sidecar
+    status, revisions, _ = stack.call("GET", "/trash")
+    assert [item["document_id"] for item in revisions["items"]] == [doc_id]
+    assert stack.call("DELETE", f"/trash/{doc_id}")[0] == 204
+    stack.pump.drain()
+    versions = stack.s3.list_object_versions(Bucket=stack.resources.bucket)
+    assert versions.get("Versions", []) == []  # purged: every version, by its id
+    assert versions.get("DeleteMarkers", []) == []
+    status, history, _ = stack.call("GET", f"/documents/{doc_id}/history")
+    assert status == 200
+    assert history["items"][0]["event"] == "purged"

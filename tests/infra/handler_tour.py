@@ -304,9 +304,36 @@ def tour() -> Tour:
 
     t.http("documents_write", "PATCH", "/documents/{id}", ids=first, body={"reviewed": True})
     t.http("documents_write", "PUT", "/documents/{id}", ids={"id": second}, body=direct)
+    # §11: revisions, the trash, history and legal holds.
+    kept = {"id": second, "revision": "1"}
+    t.http("documents_read", "GET", "/documents/{id}/revisions", ids={"id": second})
+    t.http(
+        "documents_read",
+        "GET",
+        "/documents/{id}/revisions/{revision}/content",
+        ids=kept,
+        query={"redirect": "false"},
+    )
+    t.http(
+        "documents_write", "POST", "/documents/{id}/revisions/{revision}/restore", ids=kept
+    )
+    t.http("documents_read", "GET", "/documents/{id}/history", ids={"id": second})
     t.http("documents_write", "DELETE", "/documents/{id}", ids={"id": second})
+    t.http("documents_read", "GET", "/trash")
+    t.http("documents_write", "POST", "/trash/{id}/restore", ids={"id": second})
+    t.http("documents_write", "DELETE", "/documents/{id}", ids={"id": second})
+    t.http("documents_write", "DELETE", "/trash/{id}", ids={"id": second})
+    hold = {"enabled": True, "reason": "the tour"}
+    t.http("documents_write", "PUT", "/documents/{id}/legal-hold", ids=first, body=hold)
     t.http("documents_write", "POST", "/documents/{id}/archive", ids=first, body={})
     t.http("documents_write", "POST", "/documents/{id}/restore", ids=first, body={"days": 1})
+    t.http(
+        "documents_write",
+        "PUT",
+        "/documents/{id}/legal-hold",
+        ids=first,
+        body={"enabled": False},
+    )
     multipart = {"id": large["document_id"]}
     part_size = int(large["upload"]["part_size"])
     fresh = t.http(

@@ -47,8 +47,8 @@ from kumocms.history import actor_json
 from kumocms.ids import DocumentId, UserId
 from kumocms.keys import ContentRef, content_key, parse_key, sidecar_key
 from kumocms.model import RestoreRequest
-from kumocms.settings import Settings
 from kumocms.ports import UploadTarget
+from kumocms.settings import Settings
 from kumocms.states import StorageClass
 from kumocms.usecases import archive, documents, holds, revisions, trash
 from kumocms.usecases.ingest import handle_storage_event
@@ -347,10 +347,10 @@ class Lifecycle(RuleBasedStateMachine):
                     doc.log("upload_expired", RECONCILE)
         for doc in self.model.values():
             trashed = doc.trashed_hours
-            if not doc.gone and trashed is not None and not doc.held:
-                if self.hours >= trashed + TRASH_HOURS:
-                    doc.log("purged", RECONCILE)
-                    doc.gone = True
+            due = trashed is not None and self.hours >= trashed + TRASH_HOURS
+            if not doc.gone and due and not doc.held:
+                doc.log("purged", RECONCILE)
+                doc.gone = True
         for doc in self.model.values():
             if doc.gone or doc.blocked or len(doc.revisions) <= KEEP_REVISIONS:
                 continue

@@ -20,7 +20,6 @@ from kumocms.commands import (
 from kumocms.errors import (
     ConflictError,
     DependencyError,
-    DocumentNotFoundError,
     IllegalTransitionError,
 )
 from kumocms.ids import DocumentId
