@@ -163,6 +163,12 @@ def test_history_outlives_the_record_until_it_expires(repo: DocumentRepository) 
 # ---- trash -----------------------------------------------------------------------------------
 
 
+def test_an_empty_trash_is_an_empty_page(repo: DocumentRepository) -> None:
+    repo.add(make_document(1))
+    page = repo.list_trash(limit=10, cursor=None)
+    assert (page.items, page.next_cursor) == ((), None)
+
+
 def test_trashed_documents_leave_the_lists_for_the_trash(repo: DocumentRepository) -> None:
     for n in (1, 2, 3):
         repo.add(make_document(n))

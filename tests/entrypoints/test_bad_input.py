@@ -545,6 +545,96 @@ CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
         400,
         "validation_failed",
     ),
+    # ---- §11: revisions, history, legal holds, the trash
+    ("GET", "/documents/{doc}/revisions/0/content", {}, 400, "validation_failed"),
+    ("GET", "/documents/{doc}/revisions/x/content", {}, 400, "validation_failed"),
+    ("GET", "/documents/{doc}/revisions/99/content", {}, 404, "not_found"),
+    ("POST", "/documents/{doc}/revisions/99/restore", {"json_body": {}}, 404, "not_found"),
+    ("POST", "/documents/{doc}/revisions/-1/restore", {"json_body": {}}, 400, "validation_failed"),
+    (
+        "POST",
+        "/documents/{doc}/revisions/1/restore",
+        {"json_body": {"to": 2}},
+        400,
+        "validation_failed",
+    ),
+    (
+        "POST",
+        "/documents/{doc}/revisions/1/restore",
+        {"json_body": {}, "headers": {"If-Match": '"7"'}},
+        412,
+        "version_mismatch",
+    ),
+    ("GET", "/documents/{doc}/revisions", {"query": {"limit": "0"}}, 400, "validation_failed"),
+    ("GET", "/documents/{doc}/revisions", {"query": {"cursor": "x"}}, 400, "validation_failed"),
+    ("GET", "/documents/{doc}/revisions", {"query": {"sort": "up"}}, 400, "validation_failed"),
+    ("GET", "/documents/{doc}/history", {"query": {"limit": "101"}}, 400, "validation_failed"),
+    ("GET", "/documents/{doc}/history", {"query": {"cursor": "bogus"}}, 400, "validation_failed"),
+    ("GET", "/documents/01J00000000000000000000000/history", {}, 404, "not_found"),
+    ("GET", "/documents/not-an-id/history", {}, 400, "validation_failed"),
+    (
+        "PUT",
+        "/documents/{doc}/legal-hold",
+        {"key": "admin", "json_body": {"enabled": True}},
+        400,
+        "validation_failed",
+    ),
+    (
+        "PUT",
+        "/documents/{doc}/legal-hold",
+        {"key": "admin", "json_body": {"enabled": True, "reason": ""}},
+        400,
+        "validation_failed",
+    ),
+    (
+        "PUT",
+        "/documents/{doc}/legal-hold",
+        {"key": "admin", "json_body": {"enabled": "yes", "reason": "x"}},
+        400,
+        "validation_failed",
+    ),
+    (
+        "PUT",
+        "/documents/{doc}/legal-hold",
+        {"key": "admin", "json_body": {"reason": "x"}},
+        400,
+        "validation_failed",
+    ),
+    (
+        "PUT",
+        "/documents/{doc}/legal-hold",
+        {"key": "admin", "json_body": {"enabled": True, "reason": "x" * 1025}},
+        400,
+        "validation_failed",
+    ),
+    (
+        "PUT",
+        "/documents/01J00000000000000000000000/legal-hold",
+        {"key": "admin", "json_body": {"enabled": False}},
+        404,
+        "not_found",
+    ),
+    ("DELETE", "/documents/{held}", {}, 409, "legal_hold"),
+    (
+        "PUT",
+        "/documents/{held}",
+        {"json_body": {"file_name": "b", "content": B64}},
+        409,
+        "legal_hold",
+    ),
+    ("POST", "/documents/{held}/revisions/1/restore", {"json_body": {}}, 409, "legal_hold"),
+    ("DELETE", "/trash/{held_trashed}", {"key": "admin"}, 409, "legal_hold"),
+    ("GET", "/documents/{trashed}", {}, 404, "not_found"),
+    ("GET", "/documents/{trashed}/revisions", {}, 404, "not_found"),
+    ("GET", "/documents/{trashed}/revisions/1/content", {}, 404, "not_found"),
+    ("DELETE", "/documents/{trashed}", {}, 404, "not_found"),
+    ("POST", "/trash/{doc}/restore", {"json_body": {}}, 404, "not_found"),
+    ("DELETE", "/trash/{doc}", {"key": "admin"}, 404, "not_found"),
+    ("POST", "/trash/not-an-id/restore", {"json_body": {}}, 400, "validation_failed"),
+    ("POST", "/trash/{trashed}/restore", {"json_body": {"x": 1}}, 400, "validation_failed"),
+    ("GET", "/trash", {"query": {"state": "active"}}, 400, "validation_failed"),
+    ("GET", "/trash", {"query": {"limit": "many"}}, 400, "validation_failed"),
+    ("GET", "/trash", {"query": {"cursor": "nope"}}, 400, "validation_failed"),
     # ---- idempotency keys
     (
         "POST",
@@ -579,6 +669,19 @@ def _path(api: Api, template: str) -> str:
         values["multipart"] = api(
             "POST", "/documents", json_body={"file_name": "big", "size": 200 * 1024 * 1024}
         ).json["document_id"]
+    if "{held}" in template or "{held_trashed}" in template:
+        doc_id = api.upload()["document_id"]
+        hold = {"enabled": True, "reason": "case 7"}
+        if "{held_trashed}" in template:
+            api("DELETE", f"/documents/{doc_id}")
+            values["held_trashed"] = doc_id
+        else:
+            values["held"] = doc_id
+        api("PUT", f"/documents/{doc_id}/legal-hold", key="admin", json_body=hold)
+    if "{trashed}" in template:
+        doc_id = api.upload()["document_id"]
+        api("DELETE", f"/documents/{doc_id}")
+        values["trashed"] = doc_id
     if "{user}" in template:
         values["user"] = api(
             "POST", "/users", key="admin", json_body={"name": "u", "role": "reader"}

@@ -28,6 +28,17 @@ MATRIX: list[tuple[str, str, tuple[int, int, int, int, int]]] = [
     ("POST", "/documents/{archived}/restore", (401, 401, 403, 202, 202)),
     ("POST", "/documents/{multipart}/uploads/parts", (401, 401, 403, 200, 200)),
     ("POST", "/documents/{multipart}/uploads/complete", (401, 401, 403, 400, 400)),
+    ("GET", "/documents/{replaced}/revisions", (401, 401, 200, 200, 200)),
+    ("GET", "/documents/{replaced}/revisions/1/content", (401, 401, 302, 302, 302)),
+    ("POST", "/documents/{replaced}/revisions/1/restore", (401, 401, 403, 200, 200)),
+    ("GET", "/documents/{active}/history", (401, 401, 200, 200, 200)),
+    # The history route is `reader` at the authorizer; the handler applies §11's role rules.
+    ("GET", "/documents/{trashed}/history", (401, 401, 403, 200, 200)),
+    ("GET", "/documents/{purged}/history", (401, 401, 403, 403, 200)),
+    ("PUT", "/documents/{active}/legal-hold", (401, 401, 403, 403, 200)),
+    ("GET", "/trash", (401, 401, 403, 200, 200)),
+    ("POST", "/trash/{trashed}/restore", (401, 401, 403, 200, 200)),
+    ("DELETE", "/trash/{trashed}", (401, 401, 403, 403, 204)),
     ("POST", "/users", (401, 401, 403, 403, 201)),
     ("GET", "/users", (401, 401, 403, 403, 200)),
     ("GET", "/users/{user}", (401, 401, 403, 403, 200)),
@@ -47,6 +58,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/documents/{multipart}/uploads/complete"): {
         "parts": [{"part_number": 1, "etag": '"not-uploaded"'}]
     },
+    ("PUT", "/documents/{active}/legal-hold"): {"enabled": True, "reason": "case 7"},
     ("POST", "/users"): {"name": "new", "role": "reader"},
     ("PATCH", "/users/{user}"): {"role": "editor"},
 }
@@ -67,6 +79,19 @@ def _fill(api: Api, path: str) -> str:
             key="admin",
             json_body={"file_name": "big", "size": 200 * 1024 * 1024},
         ).json["document_id"]
+    if "{replaced}" in path:
+        doc_id = api.upload()["document_id"]
+        replacement = {"file_name": "v2.txt", "content": base64.b64encode(b"v2").decode()}
+        api("PUT", f"/documents/{doc_id}", key="admin", json_body=replacement)
+        values["replaced"] = doc_id
+    if "{trashed}" in path or "{purged}" in path:
+        doc_id = api.upload()["document_id"]
+        api("DELETE", f"/documents/{doc_id}", key="admin")
+        if "{purged}" in path:
+            api("DELETE", f"/trash/{doc_id}", key="admin")
+            values["purged"] = doc_id
+        else:
+            values["trashed"] = doc_id
     if "{user}" in path:
         values["user"] = api(
             "POST", "/users", key="admin", json_body={"name": "target", "role": "reader"}
@@ -98,7 +123,11 @@ def test_the_matrix_covers_every_route() -> None:
             p.replace("{active}", "{id}")
             .replace("{archived}", "{id}")
             .replace("{multipart}", "{id}")
-            .replace("{user}", "{id}"),
+            .replace("{replaced}", "{id}")
+            .replace("{trashed}", "{id}")
+            .replace("{purged}", "{id}")
+            .replace("{user}", "{id}")
+            .replace("/1/", "/{revision}/"),
         )
         for m, p, _ in MATRIX
     }
