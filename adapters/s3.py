@@ -649,7 +649,7 @@ class S3BlobStore:
             DependencyError: the version is missing, the bucket has no Object Lock, or S3
                 failed.
         """
-        if self.legal_hold(ref, version_id) is on:
+        if self._hold_status(ref, version_id) is on:
             return
         with aws_errors("S3 PutObjectLegalHold"):
             self._client.put_object_legal_hold(
@@ -663,7 +663,20 @@ class S3BlobStore:
         """GetObjectLegalHold: S3 answers NoSuchObjectLockConfiguration when none was set.
 
         Raises:
-            DependencyError: the version is missing (NoSuchVersion) or S3 failed.
+            DependencyError: the version is missing (NoSuchVersion), cannot be read (see
+                `_hold_status`) or S3 failed.
+        """
+        status = self._hold_status(ref, version_id)
+        if status is None:
+            raise DependencyError("S3 GetObjectLegalHold failed (InvalidObjectState)")
+        return status
+
+    def _hold_status(self, ref: ContentRef, version_id: str) -> bool | None:
+        """The version's hold; None when the read is refused for an archived object.
+
+        S3 reads the hold of an object in any storage class; moto refuses GetObjectLegalHold
+        for a GLACIER object with InvalidObjectState (its PutObjectLegalHold works), so the
+        caller then just writes the hold.
         """
         with aws_errors("S3 GetObjectLegalHold"):
             try:
@@ -671,7 +684,10 @@ class S3BlobStore:
                     Bucket=self._bucket, Key=content_key(ref), VersionId=version_id
                 )
             except ClientError as error:
-                if error_code(error) != "NoSuchObjectLockConfiguration":
+                code = error_code(error)
+                if code == "InvalidObjectState":
+                    return None
+                if code != "NoSuchObjectLockConfiguration":
                     raise
                 return False
         # Emulators answer an empty LegalHold instead of the error.

@@ -451,6 +451,9 @@ def settle_dead_copies(ports: Ports, *, limit: int) -> int:
             break
         for message in messages:
             handled += 1
+            if _resend_hold_order(ports, message.body):
+                ports.copy_dead_letters.delete(message)
+                continue
             try:
                 order = CopyOrder.decode(message.body)
             except ValidationError:
@@ -462,6 +465,24 @@ def settle_dead_copies(ports: Ports, *, limit: int) -> int:
                     rolled += 1
             ports.copy_dead_letters.delete(message)
     return rolled
+
+
+def _resend_hold_order(ports: Ports, body: str) -> bool:
+    """A hold order whose retries ran out goes back to the worker: holds must be placed.
+
+    Placing holds only ever repeats idempotent requests, so sending it again is safe; the
+    record keeps `legal_hold.applied` false until a run succeeds.
+    """
+    from kumocms.usecases.holds import HoldOrder  # noqa: PLC0415 - a cycle
+
+    try:
+        order = HoldOrder.decode(body)
+    except ValidationError:
+        return False
+    if order is None:
+        return False
+    ports.transfers.send(order.encode())
+    return True
 
 
 def _threads(workers: int) -> Parallel:

@@ -119,6 +119,11 @@ class Doc:
     pending: bytes | None = None  # content the client still has to upload
     pending_key: str | None = None
     gone: bool = False
+    trashed: bool = False
+    held: bool = False
+    purged: bool = False
+    written: set[bytes] = field(default_factory=set)
+    """Every content the document ever had: each kept revision must be one of them."""
 
 
 @dataclass
@@ -548,11 +553,14 @@ class Harness:
         """Documents still on their way (pending, restoring, copying) to the model's state."""
         behind = []
         for doc in docs:
-            if doc.gone:
+            if doc.gone or doc.trashed:
                 continue
             body = self.call("GET", f"/documents/{doc.id}")[1]
             if body["state"] != doc.state and in_flight(body):
                 behind.append((doc.id, body["state"], doc.state))
+            hold = body.get("legal_hold")
+            if hold is not None and not hold["applied"]:
+                behind.append((doc.id, "holds", "applied"))
         return behind
 
     def _quiet(self) -> bool:
@@ -635,7 +643,7 @@ def test_documents_survive_injected_faults(
                 **{"Idempotency-Key": f"upload-{index}"},
             )
             assert status == 201, body
-            docs.append(Doc(body["document_id"], "active", content, metadata))
+            docs.append(Doc(body["document_id"], "active", content, metadata, written={content}))
         else:
             status, body = harness.call(
                 "POST",
@@ -664,12 +672,61 @@ def test_documents_survive_injected_faults(
         )
         if doc.state == "pending":
             doc.state = "active"
+        doc.written.add(doc.pending)
         doc.content, doc.pending, doc.pending_key = doc.pending, None, None
+
+    def keep(doc: Doc) -> None:
+        """§11: trash, restore from it, purge, revision restores and legal holds."""
+        path = f"/documents/{doc.id}"
+        choice = rng.random()
+        if doc.trashed:
+            if choice < 0.4:
+                status, body = harness.call("POST", f"/trash/{doc.id}/restore")
+                assert status in (200, 404), body  # 404: an earlier attempt restored it
+                doc.trashed = False
+            elif choice < 0.7:
+                status, body = harness.call("DELETE", f"/trash/{doc.id}")
+                if doc.held:
+                    assert (status, body["code"]) == (409, "legal_hold"), body
+                else:
+                    assert status in (204, 404), body  # 404: an earlier attempt purged it
+                    doc.gone = doc.purged = True
+            return
+        if choice < 0.25:
+            hold = {"enabled": not doc.held, "reason": "chaos case"}
+            status, body = harness.call("PUT", f"{path}/legal-hold", hold)
+            assert status == 200, body
+            doc.held = not doc.held
+        elif choice < 0.5 and doc.state == "active" and doc.pending is None:
+            status, page = harness.call("GET", f"{path}/revisions")
+            assert status == 200, page
+            number = rng.choice([item["revision"] for item in page["items"]])
+            status, body = harness.call("POST", f"{path}/revisions/{number}/restore")
+            if doc.held:
+                assert (status, body["code"]) == (409, "legal_hold"), body
+                return
+            assert status == 200, body
+            doc.content = _revision_bytes(harness, doc.id, number)
+        elif choice < 0.7 and doc.state != "pending":
+            status, body = harness.call("DELETE", path)
+            if doc.held:
+                assert (status, body["code"]) == (409, "legal_hold"), body
+                return
+            assert status in (204, 404), body  # 404: an earlier attempt trashed it
+            doc.trashed = True
+            doc.pending, doc.pending_key = None, None  # a pending replacement is aborted
 
     def act(doc: Doc) -> None:
         """One random operation the model knows the outcome of."""
         path = f"/documents/{doc.id}"
         choice = rng.random()
+        if doc.trashed or (doc.held and choice < 0.5) or choice > 0.9:
+            keep(doc)
+            return
+        if doc.held and doc.state == "active" and choice < 0.6 and doc.pending is None:
+            status, body = harness.call("PUT", path, {"file_name": "r.txt", "content": _b64(b"x")})
+            assert (status, body["code"]) == (409, "legal_hold"), body
+            return
         if doc.state == "active" and choice < 0.2:
             status, body = harness.call("POST", f"{path}/archive")
             if status == 409:  # an earlier attempt archived it, then failed to answer
@@ -686,7 +743,8 @@ def test_documents_survive_injected_faults(
             status, body = harness.call("PUT", path, {"file_name": "r.txt", "content": _b64(new)})
             assert status == 200, body
             doc.content = new
-        elif doc.state == "active" and choice < 0.5 and doc.pending is None:
+            doc.written.add(new)
+        elif doc.state == "active" and choice < 0.5 and doc.pending is None and not doc.held:
             new = f"presigned replacement {doc.id}".encode()
             status, body = harness.call("PUT", path, {"file_name": "p.txt", "size": len(new)})
             assert status == 202, body
@@ -701,9 +759,9 @@ def test_documents_survive_injected_faults(
                     doc.metadata.pop(key, None)
                 else:
                     doc.metadata[key] = value
-        elif choice > 0.95:
+        elif choice > 0.88 and doc.state == "pending" and not doc.held:
             status, body = harness.call("DELETE", path)
-            assert status in (204, 404), body  # 404: an earlier attempt deleted it
+            assert status in (204, 404), body  # a pending upload is aborted, not trashed
             doc.gone = True
 
     progress(f"chaos: uploading {DOCUMENTS} documents at fault rate {FAULT_RATE}")
@@ -720,7 +778,7 @@ def test_documents_survive_injected_faults(
     for round_number in range(4):
         progress(f"chaos: round {round_number + 1}/4 of random operations")
         for doc in docs:
-            if not doc.gone and doc.pending is None:
+            if not doc.gone and (doc.pending is None or doc.trashed):
                 act(doc)
             elif doc.pending is not None and rng.random() < 0.5:
                 client_uploads(doc)
@@ -749,11 +807,24 @@ def test_documents_survive_injected_faults(
     progress("chaos: comparing every document with the model")
 
     # ---- compare with the model ---------------------------------------------------------------
+    trash = _all_trash(harness)
     for doc in docs:
         status, body = harness.call("GET", f"/documents/{doc.id}")
+        if doc.purged:
+            history = harness.call("GET", f"/documents/{doc.id}/history")[1]
+            assert history["items"][0]["event"] == "purged", doc.id  # every purge is recorded
+        if doc.trashed and not doc.gone:
+            assert status == 404, (doc, body)
+            assert doc.id in trash, doc.id
+            _check_kept_revisions(harness, doc)
+            continue
         if doc.gone:
             assert status == 404, (doc, body)
             continue
+        _check_kept_revisions(harness, doc)
+        if doc.held:
+            assert body["legal_hold"] is not None, body
+            assert body["legal_hold"]["applied"], body
         assert status == 200, body
         expected_state = doc.state if doc.pending is None or doc.state != "pending" else "pending"
         assert body["state"] == expected_state, (doc.id, body["state"], doc.state)
@@ -1022,6 +1093,59 @@ def _check_transfer_dlq(harness: Harness) -> None:
             job = documents.get_copy(DocumentId.parse(order["document_id"]))
             assert job is None or job.copy_id != order["copy_id"], order
             harness.invocations["in_dlq"] += 1
+
+
+def _revision_bytes(harness: Harness, document_id: str, number: int) -> bytes:
+    """The bytes of one kept revision, read by its key and recorded version."""
+    stored = harness.runtimes["documents_read"].ports.documents.get(DocumentId.parse(document_id))
+    revision = stored.find_revision(number)
+    with harness.faults.paused():
+        answer = harness.s3.get_object(
+            Bucket=harness.resources.bucket,
+            Key=content_key(ContentRef(stored.id, revision.key)),
+            VersionId=revision.version_id,
+        )
+    return bytes(answer["Body"].read())
+
+
+def _check_kept_revisions(harness: Harness, doc: Doc) -> None:
+    """Every kept revision readable by key and version, with content the document once had;
+    every version under a storage hold still there (nothing held is ever deleted)."""
+    stored = harness.runtimes["documents_read"].ports.documents.get(DocumentId.parse(doc.id))
+    for revision in stored.kept_revisions:
+        if revision.storage_class.is_archive:  # in Glacier: there, by its version
+            with harness.faults.paused():
+                harness.s3.head_object(
+                    Bucket=harness.resources.bucket,
+                    Key=content_key(ContentRef(stored.id, revision.key)),
+                    VersionId=revision.version_id,
+                )
+            continue
+        assert _revision_bytes(harness, doc.id, revision.number) in doc.written, doc.id
+    with harness.faults.paused():
+        for held in stored.held_versions:
+            key = content_key(ContentRef(stored.id, held.key))
+            bucket = harness.resources.bucket
+            head = harness.s3.head_object(Bucket=bucket, Key=key, VersionId=held.version_id)
+            if head.get("StorageClass", "STANDARD") != "STANDARD":
+                continue  # moto refuses GetObjectLegalHold in Glacier (S3 does not)
+            hold = harness.s3.get_object_legal_hold(
+                Bucket=bucket, Key=key, VersionId=held.version_id
+            )
+            assert hold["LegalHold"]["Status"] == "ON" or stored.legal_hold is None, doc.id
+
+
+def _all_trash(harness: Harness) -> set[str]:
+    found: set[str] = set()
+    cursor: str | None = None
+    while True:
+        query = (("limit", "100"),) + ((("cursor", cursor),) if cursor else ())
+        status, page = harness.call("GET", "/trash", query=query)
+        assert status == 200, page
+        found |= {item["document_id"] for item in page["items"]}
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return found
 
 
 def _revision(harness: Harness, document_id: str) -> int:

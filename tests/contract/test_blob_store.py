@@ -621,6 +621,19 @@ def test_legal_hold_is_set_and_lifted_on_exactly_one_version(driver: Driver) -> 
     assert not driver.store.legal_hold(ref(), old)
 
 
+def test_an_archived_version_can_be_held_and_refuses_its_delete(driver: Driver) -> None:
+    (standard,) = _versions_of(driver, 1, b"evidence")
+    archived = driver.store.archive(ref(), StorageClass.GLACIER)
+    assert archived is not None
+    driver.store.set_legal_hold(ref(), archived, on=True)  # moto cannot read it: still set
+    driver.store.set_legal_hold(ref(), standard, on=True)
+    with pytest.raises(DependencyError):
+        driver.store.delete_version(ref(), archived)
+    driver.store.set_legal_hold(ref(), archived, on=False)
+    driver.store.delete_version(ref(), archived)
+    assert driver.store.current_version(ref()) == standard
+
+
 def test_legal_hold_of_a_missing_version_is_a_dependency_error(driver: Driver) -> None:
     (elsewhere,) = _versions_of(driver, 2, b"a version of another key")
     _versions_of(driver, 1, b"here")
