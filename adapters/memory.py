@@ -424,21 +424,6 @@ class InMemoryBlobStore:
             raise DependencyError("the object is not restored")
         return self._copy_in_place(key, obj, StorageClass.STANDARD)
 
-    def delete(self, document_id: DocumentId, revisions: Iterable[int], *, sidecar: bool) -> None:
-        """Delete revisions and the sidecar by key; absent keys are fine.
-
-        Like a delete marker in the versioned bucket: the current object becomes noncurrent
-        (its bytes stay readable by version) and the key has no current object.
-        """
-        self._call("delete")
-        keys = [content_key(ContentRef(document_id, revision)) for revision in revisions]
-        if sidecar:
-            keys.append(sidecar_key(document_id))
-        for key in keys:
-            current = self.objects.pop(key, None)
-            if current is not None:
-                self.noncurrent.setdefault(key, []).append(current)
-
     # -- resumable copies ------------------------------------------------------------------
 
     def current_version(self, ref: ContentRef) -> str | None:

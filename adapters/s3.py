@@ -7,7 +7,7 @@ import binascii
 import hashlib
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -719,33 +719,6 @@ class S3BlobStore:
         self._delete_exactly(self._versions(document_folder(document_id)))
 
     # ---- removal, sidecars, health ----------------------------------------------------
-
-    def delete(self, document_id: DocumentId, revisions: Iterable[int], *, sidecar: bool) -> None:
-        """Delete content revisions (and the sidecar) in one request; missing keys are fine.
-
-        In the versioned bucket this leaves delete markers; lifecycle purges the noncurrent
-        versions.
-
-        Raises:
-            DependencyError: S3 failed or refused to delete some of the keys.
-        """
-        keys = [content_key(ContentRef(document_id, revision)) for revision in revisions]
-        if sidecar:
-            keys.append(sidecar_key(document_id))
-        for start in range(0, len(keys), DELETE_BATCH):
-            objects: list[ObjectIdentifierTypeDef] = [
-                {"Key": key} for key in keys[start : start + DELETE_BATCH]
-            ]
-            with aws_errors("S3 DeleteObjects"):
-                response = self._client.delete_objects(
-                    Bucket=self._bucket, Delete={"Objects": objects, "Quiet": True}
-                )
-            errors = response.get("Errors", [])
-            if errors:
-                codes = sorted({str(error.get("Code", "unknown error")) for error in errors})
-                raise DependencyError(
-                    f"S3 DeleteObjects failed for {len(errors)} objects ({', '.join(codes)})"
-                )
 
     def write_sidecar(self, document_id: DocumentId, metadata: JsonObject) -> None:
         """Mirror the user metadata to `meta.json` (UTF-8 JSON, numbers digit for digit)."""

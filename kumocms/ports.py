@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -216,10 +216,6 @@ class BlobStore(Protocol):
 
     def make_permanent(self, ref: ContentRef) -> str | None:
         """Copy a restored object back to STANDARD in place; return the current version id."""
-        ...
-
-    def delete(self, document_id: DocumentId, revisions: Iterable[int], *, sidecar: bool) -> None:
-        """Delete content revisions (and the sidecar) by key (legacy: hides versioned objects)."""
         ...
 
     # -- resumable copies of a revision onto its own key (the transfer worker) ------------

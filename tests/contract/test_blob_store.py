@@ -65,6 +65,9 @@ class Driver(Protocol):
     def finish_restore(self, ref: ContentRef) -> None:
         """Let the restore in progress complete."""
 
+    def plain_delete(self, key: str) -> None:
+        """DeleteObject without a VersionId, as an operator's tool would (a delete marker)."""
+
     def read_version(self, ref: ContentRef, version_id: str) -> bytes:
         """The bytes of one version of the revision (fails when there is no such version)."""
 
@@ -98,6 +101,11 @@ class MemoryDriver:
         # The fake settles a finished restore's expiry when it announces the completion;
         # S3 reports `expiry-date` as soon as the copy is ready.
         self.memory.notifications()
+
+    def plain_delete(self, key: str) -> None:
+        current = self.memory.objects.pop(key, None)
+        if current is not None:  # like a delete marker: the bytes stay, noncurrent
+            self.memory.noncurrent.setdefault(key, []).append(current)
 
     def read_version(self, ref: ContentRef, version_id: str) -> bytes:
         obj = self.memory.version(content_key(ref), version_id)
@@ -168,6 +176,9 @@ class MotoDriver:
 
     def finish_restore(self, ref: ContentRef) -> None:
         self._key(ref).status = "RESTORED"
+
+    def plain_delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def read_version(self, ref: ContentRef, version_id: str) -> bytes:
         response = self.client.get_object(
@@ -522,39 +533,15 @@ def test_every_write_reports_the_version_it_made_current(driver: Driver) -> None
 # ---- deletion and sidecars -----------------------------------------------------------------
 
 
-def test_delete_removes_revisions_and_sidecar_missing_keys_fine(driver: Driver) -> None:
-    for revision in (1, 2):
-        data = f"revision {revision}".encode()
-        driver.store.store(ref(revision), data, content_type="text/plain", sha256=sha256_hex(data))
-    driver.store.write_sidecar(DOC, normalize_metadata({"a": 1}))
-    driver.store.write_sidecar(OTHER_DOC, normalize_metadata({"b": 2}))
-
-    driver.store.delete(DOC, [1, 2, 3], sidecar=True)
-
-    assert driver.store.inspect(ref(1)) is None
-    assert driver.store.inspect(ref(2)) is None
-    assert driver.store.read_sidecar(DOC) is None
-    assert driver.store.read_sidecar(OTHER_DOC) == normalize_metadata({"b": 2})
-
-
-def test_delete_can_keep_the_sidecar(driver: Driver) -> None:
-    _stored(driver)
-    driver.store.write_sidecar(DOC, normalize_metadata({}))
-
-    driver.store.delete(DOC, [1], sidecar=False)
-
-    assert driver.store.inspect(ref()) is None
-    assert driver.store.read_sidecar(DOC) == {}
-
-
-def test_delete_by_key_leaves_the_bytes_readable_by_version(driver: Driver) -> None:
-    # A plain delete in the versioned bucket is a delete marker, not a destruction: only
-    # delete_version, delete_key and purge destroy content.
+def test_a_plain_delete_leaves_the_bytes_readable_by_version(driver: Driver) -> None:
+    # A delete without VersionId in the versioned bucket (by an operator: the port has none)
+    # is a delete marker, not a destruction: only delete_version, delete_key and purge
+    # destroy content.
     data = b"still here"
     version = driver.store.store(ref(), data, content_type="text/plain", sha256=sha256_hex(data))
     assert version is not None
 
-    driver.store.delete(DOC, [1], sidecar=False)
+    driver.plain_delete(content_key(ref()))
 
     assert driver.store.current_version(ref()) is None
     assert driver.read_version(ref(), version) == data
@@ -691,7 +678,7 @@ def test_tags_of_a_missing_version_are_a_dependency_error(driver: Driver) -> Non
 
 def test_delete_key_removes_every_version_and_marker_of_exactly_that_key(driver: Driver) -> None:
     _versions_of(driver, 1, b"first", b"second")
-    driver.store.delete(DOC, [1], sidecar=False)  # a delete marker in S3
+    driver.plain_delete(content_key(ref(1)))  # a delete marker in S3
     _versions_of(driver, 1, b"third")
     (tenth,) = _versions_of(driver, 10, b"revision 10 shares the prefix r1")
     driver.store.write_sidecar(DOC, normalize_metadata({"a": 1}))
@@ -739,7 +726,8 @@ def _document(driver: Driver, document_id: DocumentId) -> None:
 def test_purge_removes_every_version_of_the_document_and_nothing_else(driver: Driver) -> None:
     _document(driver, DOC)
     _document(driver, OTHER_DOC)
-    driver.store.delete(DOC, [2], sidecar=True)  # delete markers in S3
+    driver.plain_delete(content_key(ContentRef(DOC, 2)))  # delete markers in S3
+    driver.plain_delete(sidecar_key(DOC))
 
     driver.store.purge(DOC)
     driver.store.purge(DOC)  # nothing left: fine

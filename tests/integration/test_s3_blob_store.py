@@ -563,10 +563,6 @@ def test_request_counts_of_the_archive_lifecycle(
         store.make_permanent(REF)
     assert counter.log == ["HeadObject", "CopyObject"]
 
-    with counter.measure():
-        store.delete(DOC, [1, 2, 3], sidecar=True)
-    assert counter.log == ["DeleteObjects"]
-
 
 def test_request_counts_of_small_operations(store: S3BlobStore, counter: RequestCounter) -> None:
     with counter.measure():
@@ -584,10 +580,6 @@ def test_request_counts_of_small_operations(store: S3BlobStore, counter: Request
     with counter.measure():
         store.abort_upload(REF, upload_id=None)  # nothing arrived: nothing to delete
     assert counter.log == ["ListObjectVersions"]
-
-    with counter.measure():
-        store.delete(DOC, [], sidecar=False)
-    assert counter.total == 0
 
 
 def test_request_counts_of_holds_tags_exact_deletes_and_copies(
@@ -838,27 +830,6 @@ def test_running_restore_is_reported_without_asking_again(
     outcome = store.request_restore(REF, days=1, tier=RestoreTier.STANDARD)
 
     assert outcome is RestoreOutcome.IN_PROGRESS
-
-
-def test_delete_errors_in_the_response_raise(stubbed: tuple[S3BlobStore, Stubber]) -> None:
-    store, stubber = stubbed
-    stubber.add_response(
-        "delete_objects",
-        {"Errors": [{"Key": content_key(REF), "Code": "AccessDenied", "Message": "no"}]},
-        {
-            "Bucket": "kumocms-secret-bucket",
-            "Delete": {
-                "Objects": [{"Key": content_key(REF)}, {"Key": sidecar_key(DOC)}],
-                "Quiet": True,
-            },
-        },
-    )
-
-    with pytest.raises(DependencyError) as raised:
-        store.delete(DOC, [1], sidecar=True)
-
-    assert "AccessDenied" in str(raised.value)
-    assert content_key(REF) not in str(raised.value)
 
 
 def test_abort_of_a_finished_upload_deletes_the_object(
