@@ -674,7 +674,7 @@ class Document:
     def expire_upload(self, now: datetime) -> Changed:
         """The first upload never arrived: the document goes away."""
         transition(self.state, Action.EXPIRE_UPLOAD)
-        return _emit(self, ev.DocumentUploadExpired, now)
+        return _emit(self._ended(), ev.DocumentUploadExpired, now)
 
     def abandon_replace(self, now: datetime) -> Changed:
         """A pending replacement never arrived in time: forget it, keep the current content."""
@@ -1075,7 +1075,7 @@ class Document:
             IllegalTransitionError: no first upload is pending.
         """
         transition(self.state, Action.ABORT_UPLOAD)
-        return _emit(self, ev.DocumentUploadAborted, now, replace=False)
+        return _emit(self._ended(), ev.DocumentUploadAborted, now, replace=False)
 
     def undelete(self, now: datetime) -> Changed:
         """Back from the trash, in the state it has (storage events kept applying meanwhile).
@@ -1099,7 +1099,7 @@ class Document:
             raise DocumentNotFoundError(f"document {self.id} is not in the trash")
         self.check_not_held("purged")
         transition(self.state, Action.PURGE)
-        return _emit(self, ev.DocumentPurged, now)
+        return _emit(self._ended(), ev.DocumentPurged, now)
 
     # ---- legal holds ----------------------------------------------------------------------
 
@@ -1279,6 +1279,11 @@ class Document:
         if not kept:
             return kept
         return (*kept[:-1], attrs.evolve(kept[-1], **changes))
+
+    def _ended(self) -> Self:
+        """The document as its removal leaves it: one version on, so that the removal's
+        event (and history entry) follows every earlier change."""
+        return attrs.evolve(self, version=self.version + 1)
 
     def _evolve(self, action: Action, now: datetime, **changes: Any) -> Self:
         state = transition(self.state, action)
