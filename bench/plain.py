@@ -170,6 +170,11 @@ def caller_may_write(event: Mapping[str, Any]) -> None:
         raise PermissionError(role)
 
 
+def _caller(event: Mapping[str, Any]) -> dict[str, Any]:
+    authorizer = event["requestContext"]["authorizer"]
+    return {"user_id": authorizer["user_id"], "name": authorizer.get("name")}
+
+
 class Plain:
     """The baseline handlers over one set of plain boto3 clients."""
 
@@ -178,6 +183,7 @@ class Plain:
         self.s3 = session.client("s3", config=config(s3=True), endpoint_url=endpoint)
         self.events = session.client("events", config=config(), endpoint_url=endpoint)
         self.table = environment["DOCUMENTS_TABLE"]
+        self.history = environment["HISTORY_TABLE"]
         self.bucket = environment["S3_BUCKET"]
         self.bus = environment["EVENT_BUS_NAME"]
         self._pool = ThreadPoolExecutor(max_workers=SHARDS)
@@ -190,14 +196,42 @@ class Plain:
         )["Item"]
         return from_item(item)
 
-    def _save(self, doc: dict[str, Any], expected: int) -> None:
-        self.dynamodb.put_item(
-            TableName=self.table,
-            Item=to_item(doc),
-            ConditionExpression="#version = :expected",
-            ExpressionAttributeNames={"#version": "version"},
-            ExpressionAttributeValues={":expected": {"N": str(expected)}},
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+    def _entry(
+        self, doc: Mapping[str, Any], event: str, actor: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The change's audit entry, written in the same transaction as the record (§11)."""
+        at = now()
+        return {
+            "Put": {
+                "TableName": self.history,
+                "Item": to_item(
+                    {
+                        "pk": doc["sk"],
+                        "sk": f"{stored(at)}#{doc['version']:012d}#000",
+                        "event": event,
+                        "at": stored(at),
+                        "actor": dict(actor),
+                        "version": doc["version"],
+                        "details": {},
+                        "sequence": 0,
+                    }
+                ),
+            }
+        }
+
+    def _save(
+        self, doc: dict[str, Any], expected: int, event: str, actor: Mapping[str, Any]
+    ) -> None:
+        put = {
+            "TableName": self.table,
+            "Item": to_item(doc),
+            "ConditionExpression": "#version = :expected",
+            "ExpressionAttributeNames": {"#version": "version"},
+            "ExpressionAttributeValues": {":expected": {"N": str(expected)}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        self.dynamodb.transact_write_items(
+            TransactItems=[{"Put": put}, self._entry(doc, event, actor)]
         )
 
     def _publish(self, name: str, at: datetime, **detail: Any) -> None:
@@ -311,11 +345,14 @@ class Plain:
             ChecksumSHA256=base64.b64encode(hashlib.sha256(sidecar).digest()).decode("ascii"),
             ChecksumAlgorithm="SHA256",
         )
-        self.dynamodb.put_item(
-            TableName=self.table,
-            Item=to_item(doc),
-            ConditionExpression="attribute_not_exists(#pk)",
-            ExpressionAttributeNames={"#pk": "pk"},
+        put = {
+            "TableName": self.table,
+            "Item": to_item(doc),
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": "pk"},
+        }
+        self.dynamodb.transact_write_items(
+            TransactItems=[{"Put": put}, self._entry(doc, "uploaded", _caller(event))]
         )
         self._publish(
             "DocumentUploadStarted",
@@ -380,7 +417,7 @@ class Plain:
             )
         at = now()
         expected = self._change(doc, at, state="archived", storage_class=storage_class)
-        self._save(doc, expected)
+        self._save(doc, expected, "archived", _caller(event))
         self._publish(
             "DocumentArchived",
             at,
@@ -414,7 +451,7 @@ class Plain:
             "expires_at": None,
         }
         expected = self._change(doc, at, state="restoring", restore=restore)
-        self._save(doc, expected)
+        self._save(doc, expected, "restore_requested", _caller(event))
         self._publish("DocumentRestoreRequested", at, document_id=doc["sk"], version=doc["version"])
         return respond(
             202,
@@ -447,7 +484,7 @@ class Plain:
             stale_revision=doc.get("revision"),
             sequencer=event["detail"]["object"]["sequencer"],
         )
-        self._save(doc, expected)
+        self._save(doc, expected, "upload_confirmed", {"system": "ingest"})
         self._publish(
             "DocumentUploaded",
             at,

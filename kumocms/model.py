@@ -1281,8 +1281,10 @@ class Document:
         return (*kept[:-1], attrs.evolve(kept[-1], **changes))
 
     def _ended(self) -> Self:
-        """The document as its removal leaves it: one version on, so that the removal's
-        event (and history entry) follows every earlier change."""
+        """The document as its removal leaves it: one version on.
+
+        So the removal's event (and history entry) follows every earlier change.
+        """
         return attrs.evolve(self, version=self.version + 1)
 
     def _evolve(self, action: Action, now: datetime, **changes: Any) -> Self:
