@@ -28,6 +28,14 @@ Documents table — hash key `pk` (S), no range key, TTL attribute `expires_at`.
   by value, then newest first); both KEYS_ONLY, since a hit is re-read from the document.
   With fields declared, add/save/remove are one TransactWriteItems: the document's
   conditional write first, a Put of each entry it has and a Delete of each it has not.
+- §11: a trashed document leaves `by_created` and `by_state` (no `list_pk`, `state_pk`) and
+  its field entries, and gets `trash_pk = "TRASH#<shard>"`, `trash_sk = "<deleted_at>#<ULID>"`
+  (GSI `by_trash`, ALL: the trash newest deletion first) and, unless a legal hold keeps it,
+  `pending_pk = "PURGE#<shard>"`, `pending_sk = "<purge time>#<ULID>"` in the sparse deadline
+  index (reconcile's purge). A document with revisions the retention rule will prune gets
+  `prune_pk = "PRUNE#<shard>"`, `prune_sk = "<when the first becomes prunable>#<ULID>"` (GSI
+  `by_prune`, KEYS_ONLY). The kept revisions, the hold and the held object versions are
+  attributes of the document item.
 - Idempotency record: `pk = "IDEM#<scope>"`, `fingerprint`, `status` (N, absent while the
   request is in flight), `body`, `headers` (M), `expires_at` (TTL, epoch seconds).
 
@@ -39,6 +47,11 @@ and a state change moves the item between `by_state` partitions (a delete and a 
 `shards` hashed partitions per index, the indexes take `shards` x 1,000 writes per second; a
 listing page costs one Query per shard (run concurrently), whatever the table's size. Raising
 `shards` later is safe (every shard below the new count is read); lowering it is not.
+
+History table — hash key `pk` = the document's ULID, range key `sk` =
+`<at ISO-8601 UTC>#<version, 12 digits>#<n, 3 digits>`, TTL attribute `expires_at` (set on
+every entry once the document is purged, expired or aborted). Entries are written in the same
+TransactWriteItems as the change they record; a page is one consistent Query, newest first.
 
 Users table — hash key `pk` (S).
 

@@ -530,8 +530,16 @@ class Document:
 
     @property
     def legal_hold_applied(self) -> bool:
-        """Whether every recorded version carries a storage hold (false without a hold)."""
-        return self.legal_hold is not None and self.recorded_versions() <= set(self.held_versions)
+        """Whether every recorded version carries a storage hold (false without a hold).
+
+        A revision recorded before object versions were (no `version_id`) is not held yet: the
+        worker first looks its version up.
+        """
+        return (
+            self.legal_hold is not None
+            and all(r.version_id is not None for r in self.kept_revisions)
+            and self.recorded_versions() <= set(self.held_versions)
+        )
 
     def holds_outdated(self) -> bool:
         """Whether storage holds must be placed (a hold on) or lifted (released)."""
@@ -1125,12 +1133,29 @@ class Document:
         document = self._evolve(Action.SET_LEGAL_HOLD, now, legal_hold=None)
         return _emit(document, ev.DocumentLegalHoldReleased, now)
 
-    def record_holds(self, held: frozenset[HeldVersion], now: datetime) -> Changed | None:
-        """Storage holds now sit on exactly `held`; None when the record says so already."""
+    def record_holds(
+        self,
+        held: frozenset[HeldVersion],
+        now: datetime,
+        *,
+        found: Mapping[int, str] | None = None,
+    ) -> Changed | None:
+        """Storage holds now sit on exactly `held`; None when the record says so already.
+
+        `found` gives the object versions of revisions recorded without one (by key).
+        """
         ordered = tuple(sorted(held))
-        if ordered == self.held_versions:
+        revisions = tuple(
+            attrs.evolve(r, version_id=found[r.key])
+            if r.version_id is None and found and r.key in found
+            else r
+            for r in self.kept_revisions
+        )
+        if ordered == self.held_versions and revisions == self.kept_revisions:
             return None
-        document = self._evolve(Action.RECORD_HOLDS, now, held_versions=ordered)
+        document = self._evolve(
+            Action.RECORD_HOLDS, now, held_versions=ordered, revisions=revisions
+        )
         return _emit(document, ev.DocumentLegalHoldApplied, now, held=len(ordered))
 
     # ---- revisions ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import attrs
 from kumocms.errors import DocumentNotFoundError, ValidationError
 from kumocms.ids import DocumentId
 from kumocms.keys import ContentRef
-from kumocms.model import Document
+from kumocms.model import Document, HeldVersion
 from kumocms.ports import Ports
 from kumocms.usecases.common import (
     DocumentView,
@@ -120,8 +120,16 @@ def apply_holds(ports: Ports, document_id: DocumentId) -> bool:
 
     def attempt(document: Document) -> bool:
         held = set(document.held_versions)
+        found: dict[int, str] = {}
         if document.legal_hold is not None:
-            wanted = document.recorded_versions()
+            for revision in document.kept_revisions:
+                if revision.version_id is None:  # recorded before versions were: look it up
+                    current = ports.blobs.current_version(ContentRef(document.id, revision.key))
+                    if current is not None:
+                        found[revision.key] = current
+            wanted = document.recorded_versions() | {
+                HeldVersion(key=key, version_id=version) for key, version in found.items()
+            }
             for version in sorted(wanted - held):
                 ports.blobs.set_legal_hold(
                     ContentRef(document.id, version.key), version.version_id, on=True
@@ -133,7 +141,7 @@ def apply_holds(ports: Ports, document_id: DocumentId) -> bool:
                     ContentRef(document.id, version.key), version.version_id, on=False
                 )
             result = frozenset()
-        changed = document.record_holds(result, ports.clock.now())
+        changed = document.record_holds(result, ports.clock.now(), found=found)
         if changed is None:
             return False
         commit(ports, document, changed, by=WORKER)

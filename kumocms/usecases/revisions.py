@@ -8,10 +8,10 @@ import attrs
 
 from kumocms.deferred import Deferred
 from kumocms.errors import (
+    DependencyError,
     DocumentArchivedError,
     InvalidCursorError,
     RestoreInProgressError,
-    ValidationError,
     VersionConflictError,
 )
 from kumocms.ids import DocumentId
@@ -150,8 +150,7 @@ def restore_revision(
 
     def attempt(document: Document) -> Document:
         source = document.check_revision_restore(number)
-        if source.version_id is None:
-            raise ValidationError(f"revision {number} has no recorded object version")
+        version_id = source.version_id or _legacy_version(ports, document, source)
         if source.size > ports.settings.sync_copy_limit:
             return transfer.start_copy(
                 ports,
@@ -163,7 +162,7 @@ def restore_revision(
             )
         target = ContentRef(document.id, document.next_revision())
         version = ports.blobs.copy_revision(
-            ContentRef(document.id, source.key), source_version=source.version_id, target=target
+            ContentRef(document.id, source.key), source_version=version_id, target=target
         )
         changed = document.restore_revision(
             number, version_id=version, now=ports.clock.now(), by=actor.actor
@@ -185,3 +184,15 @@ def restore_revision(
             retry_after_seconds=transfer.copy_retry_after(ports, document),
         )
     return RevisionRestoreResult(view=view, in_progress=False)
+
+
+def _legacy_version(ports: Ports, document: Document, source: Revision) -> str:
+    """The object version of a revision recorded before versions were (its key's current).
+
+    Raises:
+        DependencyError: the key has no object.
+    """
+    current = ports.blobs.current_version(ContentRef(document.id, source.key))
+    if current is None:
+        raise DependencyError(f"revision {source.number}'s content is missing from storage")
+    return current

@@ -142,7 +142,10 @@ def start_copy(
         # A revision restore: the kept version of that revision onto a new key.
         old = document.find_revision(from_revision)
         ref = ContentRef(document.id, document.next_revision())
-        source_key, source_version = old.key, old.version_id
+        source_key = old.key
+        source_version = old.version_id or ports.blobs.current_version(
+            ContentRef(document.id, old.key)
+        )
         size, content_type = old.size, old.content_type
     if source_version is None:
         raise DependencyError("the content to copy is missing from storage")

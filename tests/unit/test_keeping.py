@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import attrs
 import pytest
 
 from adapters.memory import InMemoryQueue, in_memory_ports
@@ -283,3 +284,30 @@ def test_nothing_of_a_held_or_trashed_document_is_pruned() -> None:
     assert len(world.repo.get(held.id).kept_revisions) == 2
     assert len(world.repo.get(trashed.id).kept_revisions) == 2
     assert world.repo.get(held.id).storage_class is StorageClass.STANDARD
+
+
+def test_a_record_from_before_revisions_is_held_and_restored_by_its_current_version(
+    world: World,
+) -> None:
+    doc = world.upload_direct(b"legacy").document
+    legacy = attrs.evolve(doc, revisions=(), content_version=None)
+    world.repo.save(legacy, expected_version=doc.version)
+    assert [r.version_id for r in world.repo.get(doc.id).kept_revisions] == [None]
+
+    holds.set_legal_hold(world.ports, world.admin, doc.id, enabled=True, reason="case")
+    assert not world.repo.get(doc.id).legal_hold_applied
+    _worker(world)
+    held = world.repo.get(doc.id)
+    assert held.legal_hold_applied
+    (version,) = held.held_versions
+    assert version.version_id == world.blobs.current_version(ContentRef(doc.id, 1))
+    holds.set_legal_hold(world.ports, world.admin, doc.id, enabled=False, reason=None)
+    _worker(world)
+
+    other = world.upload_direct(b"old bytes").document
+    world.repo.save(
+        attrs.evolve(other, revisions=(), content_version=None), expected_version=other.version
+    )
+    _replace(world, other.id, b"new bytes")
+    restored = revisions.restore_revision(world.ports, world.editor, other.id, 1).view
+    assert world.blobs.client_get(restored.download.url) == b"old bytes"  # type: ignore[union-attr]
