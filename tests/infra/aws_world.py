@@ -1,7 +1,7 @@
 """Test support: every Lambda function running on moto with real adapters, its AWS calls recorded.
 
 A `World` provisions what the Terraform module creates (the bucket with EventBridge
-notifications and the rule into the ingest queue, both tables, the domain bus, the three
+notifications and the rule into the ingest queue, the three tables, the domain bus, the three
 queues), then builds each function's runtime the way Lambda would: `EnvSettings.from_environ`
 on exactly the variables Terraform gives the function (required plus the optional ones the
 module sets, from routes.json) and `build_runtime` on a boto3 session of its own. A `Recorder`
@@ -28,7 +28,12 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
-from adapters.dynamodb import TTL_ATTRIBUTE, documents_table_spec, users_table_spec
+from adapters.dynamodb import (
+    TTL_ATTRIBUTE,
+    documents_table_spec,
+    history_table_spec,
+    users_table_spec,
+)
 from adapters.memory import ManualClock
 from entrypoints.bootstrap import Runtime, build_runtime, fixed
 from entrypoints.functions.authorizer import make_authorizer
@@ -52,6 +57,7 @@ NAMES = {
     "S3_BUCKET": "kumocms-infra-documents",
     "DOCUMENTS_TABLE": "kumocms-documents",
     "USERS_TABLE": "kumocms-users",
+    "HISTORY_TABLE": "kumocms-history",
     "EVENT_BUS_NAME": "kumocms",
 }
 OPTIONAL_VALUES = {
@@ -167,7 +173,9 @@ class World:
     def _provision(self) -> None:
         bucket = NAMES["S3_BUCKET"]
         self.s3.create_bucket(
-            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+            Bucket=bucket,
+            CreateBucketConfiguration={"LocationConstraint": REGION},
+            ObjectLockEnabledForBucket=True,  # legal holds (§11), as s3.tf enables it
         )
         self.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         self.s3.put_bucket_notification_configuration(
@@ -176,12 +184,14 @@ class World:
         for spec in (
             documents_table_spec(NAMES["DOCUMENTS_TABLE"]),
             users_table_spec(NAMES["USERS_TABLE"]),
+            history_table_spec(NAMES["HISTORY_TABLE"]),
         ):
             self.dynamodb.create_table(**spec)
-        self.dynamodb.update_time_to_live(
-            TableName=NAMES["DOCUMENTS_TABLE"],
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-        )
+        for table in (NAMES["DOCUMENTS_TABLE"], NAMES["HISTORY_TABLE"]):
+            self.dynamodb.update_time_to_live(
+                TableName=table,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+            )
         self.events.create_event_bus(Name=NAMES["EVENT_BUS_NAME"])
         for name in ("ingest", "ingest-dlq", "parking", "transfer", "transfer-dlq"):
             self.queues[name] = self.sqs.create_queue(QueueName=f"kumocms-{name}")["QueueUrl"]

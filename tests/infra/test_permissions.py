@@ -46,9 +46,19 @@ S3_ACTIONS: Mapping[str, tuple[Grant, ...]] = {
     "GetObject": (("s3:GetObject", OBJECTS), ("s3:ListBucket", BUCKET)),
     "HeadObject": (("s3:GetObject", OBJECTS), ("s3:ListBucket", BUCKET)),
     "HeadBucket": (("s3:ListBucket", BUCKET),),
+    # A copy with TaggingDirective=REPLACE and no `Tagging` writes an empty tag set: S3 asks
+    # for s3:PutObjectTagging only for the tags a request sends (x-amz-tagging, counted
+    # below), and REPLACE spares the source's s3:GetObject(Version)Tagging that COPY of a
+    # tagged source would need. moto checks no policy, so this rests on the CopyObject docs.
     "CopyObject": (("s3:GetObject", OBJECTS), ("s3:PutObject", OBJECTS)),
     "DeleteObject": (("s3:DeleteObject", OBJECTS),),
-    "DeleteObjects": (("s3:DeleteObject", OBJECTS),),  # authorised per key
+    "DeleteObjects": (),  # authorised per key: see _s3_grants
+    "ListObjectVersions": (("s3:ListBucketVersions", BUCKET),),
+    "PutObjectTagging": (("s3:PutObjectTagging", OBJECTS),),
+    "GetObjectTagging": (("s3:GetObjectTagging", OBJECTS),),
+    # Object Lock has no per-version action: a VersionId changes nothing here.
+    "GetObjectLegalHold": (("s3:GetObjectLegalHold", OBJECTS),),
+    "PutObjectLegalHold": (("s3:PutObjectLegalHold", OBJECTS),),
     "RestoreObject": (("s3:RestoreObject", OBJECTS),),
     "CreateMultipartUpload": (("s3:PutObject", OBJECTS),),
     "UploadPart": (("s3:PutObject", OBJECTS),),
@@ -95,7 +105,11 @@ EVENT_SOURCE_MAPPING: tuple[Grant, ...] = (
 
 
 def _table(name: str) -> str:
-    return {NAMES["DOCUMENTS_TABLE"]: "documents_table", NAMES["USERS_TABLE"]: "users_table"}[name]
+    return {
+        NAMES["DOCUMENTS_TABLE"]: "documents_table",
+        NAMES["USERS_TABLE"]: "users_table",
+        NAMES["HISTORY_TABLE"]: "history_table",
+    }[name]
 
 
 def grants_of(call: Call, world: World) -> set[Grant]:
@@ -124,8 +138,23 @@ def _s3_grants(call: Call, _world: World) -> set[Grant]:
         isinstance(source, str) and "versionId=" in source
     ):
         grants.add(("s3:GetObjectVersion", OBJECTS))
-    if call.operation == "DeleteObject" and call.params.get("VersionId"):
-        grants = {("s3:DeleteObjectVersion", OBJECTS)}
+    if call.params.get("Tagging") and call.operation in ("CopyObject", "PutObject"):
+        grants.add(("s3:PutObjectTagging", OBJECTS))
+    if call.params.get("VersionId"):
+        versioned = {
+            "DeleteObject": "s3:DeleteObjectVersion",
+            "PutObjectTagging": "s3:PutObjectVersionTagging",
+            "GetObjectTagging": "s3:GetObjectVersionTagging",
+        }.get(call.operation)
+        if versioned is not None:
+            grants = {(versioned, OBJECTS)}
+    if call.operation == "DeleteObjects":
+        # DeleteObjects is authorised key by key: an entry naming a VersionId deletes that
+        # version (s3:DeleteObjectVersion), one without only adds a delete marker.
+        grants = {
+            ("s3:DeleteObjectVersion" if entry.get("VersionId") else "s3:DeleteObject", OBJECTS)
+            for entry in call.params["Delete"]["Objects"]
+        }
     if call.presigned and "versionId=" in call.params.get("url", ""):
         # A download link naming a version: GetObject?versionId= is s3:GetObjectVersion.
         grants = {("s3:GetObjectVersion", OBJECTS)}
@@ -149,6 +178,9 @@ def _dynamodb_grants(call: Call, _world: World) -> set[Grant] | None:
         return {(DYNAMODB_ITEM_ACTIONS[call.operation], _table(params["TableName"]))}
     if call.operation == "BatchGetItem":
         return {("dynamodb:BatchGetItem", _table(name)) for name in params["RequestItems"]}
+    if call.operation == "BatchWriteItem":
+        # Authorised as its own action, whatever the requests inside (Put or Delete).
+        return {("dynamodb:BatchWriteItem", _table(name)) for name in params["RequestItems"]}
     if call.operation == "Scan":
         return {("dynamodb:Scan", _table(params["TableName"]))}
     return None
