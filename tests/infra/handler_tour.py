@@ -314,9 +314,7 @@ def tour() -> Tour:
         ids=kept,
         query={"redirect": "false"},
     )
-    t.http(
-        "documents_write", "POST", "/documents/{id}/revisions/{revision}/restore", ids=kept
-    )
+    t.http("documents_write", "POST", "/documents/{id}/revisions/{revision}/restore", ids=kept)
     t.http("documents_read", "GET", "/documents/{id}/history", ids={"id": second})
     t.http("documents_write", "DELETE", "/documents/{id}", ids={"id": second})
     t.http("documents_read", "GET", "/trash")
