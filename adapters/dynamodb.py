@@ -519,10 +519,11 @@ class DynamoDocumentRepository:
         )
         page = merged[:limit]
         more = len(merged) > limit
-        next_cursor = encode_position(items.trash_key(page[-1]), scope=_TRASH_SCOPE)
+        next_cursor = (
+            encode_position(items.trash_key(page[-1]), scope=_TRASH_SCOPE) if more else None
+        )
         return DocumentPage(
-            items=tuple(items.document_from_item(item) for item in page),
-            next_cursor=next_cursor if more else None,
+            items=tuple(items.document_from_item(item) for item in page), next_cursor=next_cursor
         )
 
     def history(
