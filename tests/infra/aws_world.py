@@ -77,6 +77,11 @@ OPTIONAL_VALUES = {
     "COPY_STALL_SECONDS": "900",
     # §10: every writer keeps the metadata index current; documents_read searches it.
     "INDEXED_FIELDS": '{"project": "string", "year": "number"}',
+    # §11: the trash and non-current revisions kept for no time, so that a reconcile run
+    # purges and prunes; every writer computes those sparse keys from these values.
+    "TRASH_DAYS": "0",
+    "MAX_REVISIONS": "1",
+    "REVISION_DAYS": "0",
 }
 
 
@@ -364,6 +369,20 @@ class World:
                     QueueUrl=self.queues["ingest"], ReceiptHandle=message["ReceiptHandle"]
                 )
         raise AssertionError("the ingest queue never emptied")
+
+    def lose_storage_events(self) -> None:
+        """Drop what the ingest queue holds, as if the events were lost (no function sees
+        them); PurgeQueue would allow one call a minute."""
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queues["ingest"], MaxNumberOfMessages=10
+            ).get("Messages", [])
+            if not messages:
+                return
+            for message in messages:
+                self.sqs.delete_message(
+                    QueueUrl=self.queues["ingest"], ReceiptHandle=message["ReceiptHandle"]
+                )
 
     def drain_transfers(self, *, limit: int = 20, empty: bool = True) -> list[dict[str, Any]]:
         """Deliver the transfer queue to the transfer function, one order per invocation.
