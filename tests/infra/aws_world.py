@@ -1,7 +1,7 @@
 """Test support: every Lambda function running on moto with real adapters, its AWS calls recorded.
 
 A `World` provisions what the Terraform module creates (the bucket with EventBridge
-notifications and the rule into the ingest queue, both tables, the domain bus, the three
+notifications and the rule into the ingest queue, the three tables, the domain bus, the three
 queues), then builds each function's runtime the way Lambda would: `EnvSettings.from_environ`
 on exactly the variables Terraform gives the function (required plus the optional ones the
 module sets, from routes.json) and `build_runtime` on a boto3 session of its own. A `Recorder`
@@ -28,7 +28,12 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
-from adapters.dynamodb import TTL_ATTRIBUTE, documents_table_spec, users_table_spec
+from adapters.dynamodb import (
+    TTL_ATTRIBUTE,
+    documents_table_spec,
+    history_table_spec,
+    users_table_spec,
+)
 from adapters.memory import ManualClock
 from entrypoints.bootstrap import Runtime, build_runtime, fixed
 from entrypoints.functions.authorizer import make_authorizer
@@ -52,6 +57,7 @@ NAMES = {
     "S3_BUCKET": "kumocms-infra-documents",
     "DOCUMENTS_TABLE": "kumocms-documents",
     "USERS_TABLE": "kumocms-users",
+    "HISTORY_TABLE": "kumocms-history",
     "EVENT_BUS_NAME": "kumocms",
 }
 OPTIONAL_VALUES = {
@@ -71,6 +77,11 @@ OPTIONAL_VALUES = {
     "COPY_STALL_SECONDS": "900",
     # §10: every writer keeps the metadata index current; documents_read searches it.
     "INDEXED_FIELDS": '{"project": "string", "year": "number"}',
+    # §11: the trash and non-current revisions kept for no time, so that a reconcile run
+    # purges and prunes; every writer computes those sparse keys from these values.
+    "TRASH_DAYS": "0",
+    "MAX_REVISIONS": "1",
+    "REVISION_DAYS": "0",
 }
 
 
@@ -167,7 +178,9 @@ class World:
     def _provision(self) -> None:
         bucket = NAMES["S3_BUCKET"]
         self.s3.create_bucket(
-            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+            Bucket=bucket,
+            CreateBucketConfiguration={"LocationConstraint": REGION},
+            ObjectLockEnabledForBucket=True,  # legal holds (§11), as s3.tf enables it
         )
         self.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         self.s3.put_bucket_notification_configuration(
@@ -176,12 +189,14 @@ class World:
         for spec in (
             documents_table_spec(NAMES["DOCUMENTS_TABLE"]),
             users_table_spec(NAMES["USERS_TABLE"]),
+            history_table_spec(NAMES["HISTORY_TABLE"]),
         ):
             self.dynamodb.create_table(**spec)
-        self.dynamodb.update_time_to_live(
-            TableName=NAMES["DOCUMENTS_TABLE"],
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
-        )
+        for table in (NAMES["DOCUMENTS_TABLE"], NAMES["HISTORY_TABLE"]):
+            self.dynamodb.update_time_to_live(
+                TableName=table,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+            )
         self.events.create_event_bus(Name=NAMES["EVENT_BUS_NAME"])
         for name in ("ingest", "ingest-dlq", "parking", "transfer", "transfer-dlq"):
             self.queues[name] = self.sqs.create_queue(QueueName=f"kumocms-{name}")["QueueUrl"]
@@ -354,6 +369,20 @@ class World:
                     QueueUrl=self.queues["ingest"], ReceiptHandle=message["ReceiptHandle"]
                 )
         raise AssertionError("the ingest queue never emptied")
+
+    def lose_storage_events(self) -> None:
+        """Drop what the ingest queue holds, as if the events were lost (no function sees
+        them); PurgeQueue would allow one call a minute."""
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queues["ingest"], MaxNumberOfMessages=10
+            ).get("Messages", [])
+            if not messages:
+                return
+            for message in messages:
+                self.sqs.delete_message(
+                    QueueUrl=self.queues["ingest"], ReceiptHandle=message["ReceiptHandle"]
+                )
 
     def drain_transfers(self, *, limit: int = 20, empty: bool = True) -> list[dict[str, Any]]:
         """Deliver the transfer queue to the transfer function, one order per invocation.

@@ -12,7 +12,13 @@ data "aws_iam_policy_document" "function_documents_read" {
   statement {
     sid       = "ListDocuments"
     actions   = ["dynamodb:Query"]
-    resources = [local.iam_resources["documents_table/index/by_created"], local.iam_resources["documents_table/index/by_field_range"], local.iam_resources["documents_table/index/by_field_value"], local.iam_resources["documents_table/index/by_state"]]
+    resources = [local.iam_resources["documents_table/index/by_created"], local.iam_resources["documents_table/index/by_field_range"], local.iam_resources["documents_table/index/by_field_value"], local.iam_resources["documents_table/index/by_state"], local.iam_resources["documents_table/index/by_trash"]]
+  }
+
+  statement {
+    sid       = "ReadHistory"
+    actions   = ["dynamodb:Query"]
+    resources = [local.iam_resources["history_table"]]
   }
 
   statement {
@@ -43,14 +49,26 @@ data "aws_iam_policy_document" "function_documents_write" {
   }
 
   statement {
+    sid       = "History"
+    actions   = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query"]
+    resources = [local.iam_resources["history_table"]]
+  }
+
+  statement {
     sid       = "Objects"
-    actions   = ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:RestoreObject"]
+    actions   = ["s3:AbortMultipartUpload", "s3:DeleteObjectVersion", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:PutObjectVersionTagging", "s3:RestoreObject"]
     resources = [local.iam_resources["bucket_objects"]]
   }
 
   statement {
     sid       = "MissingObjectsAre404"
     actions   = ["s3:ListBucket"]
+    resources = [local.iam_resources["bucket"]]
+  }
+
+  statement {
+    sid       = "DeleteByVersion"
+    actions   = ["s3:ListBucketVersions"]
     resources = [local.iam_resources["bucket"]]
   }
 
@@ -157,14 +175,26 @@ data "aws_iam_policy_document" "function_ingest" {
   }
 
   statement {
+    sid       = "History"
+    actions   = ["dynamodb:PutItem"]
+    resources = [local.iam_resources["history_table"]]
+  }
+
+  statement {
     sid       = "Objects"
-    actions   = ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    actions   = ["s3:AbortMultipartUpload", "s3:DeleteObjectVersion", "s3:GetObject", "s3:PutObject", "s3:PutObjectVersionTagging"]
     resources = [local.iam_resources["bucket_objects"]]
   }
 
   statement {
     sid       = "MissingObjectsAre404"
     actions   = ["s3:ListBucket"]
+    resources = [local.iam_resources["bucket"]]
+  }
+
+  statement {
+    sid       = "DeleteByVersion"
+    actions   = ["s3:ListBucketVersions"]
     resources = [local.iam_resources["bucket"]]
   }
 
@@ -202,14 +232,26 @@ data "aws_iam_policy_document" "function_dlq_retry" {
   }
 
   statement {
+    sid       = "History"
+    actions   = ["dynamodb:PutItem"]
+    resources = [local.iam_resources["history_table"]]
+  }
+
+  statement {
     sid       = "Objects"
-    actions   = ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    actions   = ["s3:AbortMultipartUpload", "s3:DeleteObjectVersion", "s3:GetObject", "s3:PutObject", "s3:PutObjectVersionTagging"]
     resources = [local.iam_resources["bucket_objects"]]
   }
 
   statement {
     sid       = "MissingObjectsAre404"
     actions   = ["s3:ListBucket"]
+    resources = [local.iam_resources["bucket"]]
+  }
+
+  statement {
+    sid       = "DeleteByVersion"
+    actions   = ["s3:ListBucketVersions"]
     resources = [local.iam_resources["bucket"]]
   }
 
@@ -242,25 +284,37 @@ data "aws_iam_policy_document" "function_dlq_retry" {
 data "aws_iam_policy_document" "function_reconcile" {
   statement {
     sid       = "Documents"
-    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]
+    actions   = ["dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"]
     resources = [local.iam_resources["documents_table"]]
   }
 
   statement {
     sid       = "FindDrift"
     actions   = ["dynamodb:Query"]
-    resources = [local.iam_resources["documents_table/index/by_pending_deadline"], local.iam_resources["documents_table/index/by_state"]]
+    resources = [local.iam_resources["documents_table/index/by_pending_deadline"], local.iam_resources["documents_table/index/by_prune"], local.iam_resources["documents_table/index/by_state"]]
+  }
+
+  statement {
+    sid       = "History"
+    actions   = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query"]
+    resources = [local.iam_resources["history_table"]]
   }
 
   statement {
     sid       = "Objects"
-    actions   = ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"]
+    actions   = ["s3:AbortMultipartUpload", "s3:DeleteObjectVersion", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject", "s3:PutObjectVersionTagging"]
     resources = [local.iam_resources["bucket_objects"]]
   }
 
   statement {
     sid       = "MissingObjectsAre404"
     actions   = ["s3:ListBucket"]
+    resources = [local.iam_resources["bucket"]]
+  }
+
+  statement {
+    sid       = "DeleteByVersion"
+    actions   = ["s3:ListBucketVersions"]
     resources = [local.iam_resources["bucket"]]
   }
 
@@ -292,8 +346,20 @@ data "aws_iam_policy_document" "function_transfer" {
   }
 
   statement {
+    sid       = "History"
+    actions   = ["dynamodb:PutItem"]
+    resources = [local.iam_resources["history_table"]]
+  }
+
+  statement {
     sid       = "Objects"
-    actions   = ["s3:AbortMultipartUpload", "s3:DeleteObjectVersion", "s3:GetObject", "s3:GetObjectVersion", "s3:ListMultipartUploadParts", "s3:PutObject"]
+    actions   = ["s3:AbortMultipartUpload", "s3:DeleteObjectVersion", "s3:GetObject", "s3:GetObjectVersion", "s3:ListMultipartUploadParts", "s3:PutObject", "s3:PutObjectVersionTagging"]
+    resources = [local.iam_resources["bucket_objects"]]
+  }
+
+  statement {
+    sid       = "LegalHolds"
+    actions   = ["s3:GetObjectLegalHold", "s3:PutObjectLegalHold"]
     resources = [local.iam_resources["bucket_objects"]]
   }
 
