@@ -184,13 +184,6 @@ def test_trashed_documents_leave_the_lists_for_the_trash(repo: DocumentRepositor
     assert second.next_cursor is None
 
 
-def test_an_empty_trash_is_an_empty_page(repo: DocumentRepository) -> None:
-    repo.add(make_document(1))
-    page = repo.list_trash(limit=10, cursor=None)
-    assert page.items == ()
-    assert page.next_cursor is None
-
-
 def test_the_trash_timer_finds_due_documents_and_skips_held_ones(
     repo: DocumentRepository,
 ) -> None:
