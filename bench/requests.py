@@ -198,14 +198,15 @@ def count_other_use_cases(stack: Stack) -> list[Count]:
         count("restore from trash", _recorded(lambda: write(undelete, CONTEXT), 200, "undelete"))
     )
     _recorded(lambda: write(revision, CONTEXT), 200, "replace")
+    _recorded(lambda: write(revision, CONTEXT), 200, "replace")  # revisions 2 and 3
     counts.append(
         count("revision list", _recorded(lambda: read(revisions, CONTEXT), 200, "revisions"))
     )
     restore = proxy_event(
         "POST",
         "/documents/{id}/revisions/{revision}/restore",
-        f"/documents/{restored.id.value}/revisions/1/restore",
-        path_parameters={"id": restored.id.value, "revision": "1"},
+        f"/documents/{restored.id.value}/revisions/2/restore",
+        path_parameters={"id": restored.id.value, "revision": "2"},
         body={},
     )
     counts.append(

@@ -19,8 +19,7 @@ from kumocms.model import Document, LegalHold, RestoreInfo
 from kumocms.ports import PresignedUrl
 from kumocms.rules import metadata_to_plain
 from kumocms.states import ArchiveState, RestoreTier, StorageClass
-from kumocms.usecases.common import DocumentView
-from kumocms.usecases.revisions import RevisionView
+from kumocms.usecases.common import DocumentView, RevisionView
 from kumocms.users import Role, User
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from kumocms.errors import (
 from kumocms.history import entries_for
 from kumocms.ids import DocumentId
 from kumocms.keys import ContentRef
-from kumocms.model import Changed, Document
+from kumocms.model import Changed, Document, Revision
 from kumocms.ports import Ports, PresignedUrl
 from kumocms.users import Actor
 
@@ -34,6 +34,22 @@ class DocumentView:
     document: Document
     download: PresignedUrl | None = None
     upload: UploadTarget | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RevisionView:
+    """A kept revision, and whether it is the document's current one."""
+
+    revision: Revision
+    current: bool
+
+
+@attrs.frozen(kw_only=True)
+class RevisionPage:
+    """Revisions by number, highest first."""
+
+    items: tuple[RevisionView, ...]
+    next_cursor: str | None
 
 
 def load(ports: Ports, document_id: DocumentId) -> Document:

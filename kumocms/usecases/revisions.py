@@ -21,6 +21,8 @@ from kumocms.ports import Ports, PresignedUrl
 from kumocms.states import ArchiveState, StorageClass
 from kumocms.usecases.common import (
     DocumentView,
+    RevisionPage,
+    RevisionView,
     commit,
     download_link,
     load,
@@ -35,22 +37,6 @@ if TYPE_CHECKING:
 else:  # the write side loads when a restore first needs it (the read function never does)
     ingest = Deferred("kumocms.usecases.ingest")
     transfer = Deferred("kumocms.usecases.transfer")
-
-
-@attrs.frozen(kw_only=True)
-class RevisionView:
-    """A kept revision, and whether it is the document's current one."""
-
-    revision: Revision
-    current: bool
-
-
-@attrs.frozen(kw_only=True)
-class RevisionPage:
-    """Revisions by number, highest first."""
-
-    items: tuple[RevisionView, ...]
-    next_cursor: str | None
 
 
 @attrs.frozen(kw_only=True)
