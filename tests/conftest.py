@@ -9,6 +9,12 @@ from collections.abc import Callable
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.support import moto_transactions
+
+# Every document write is a TransactWriteItems (§11 history): without this moto deep-copies
+# whole tables on each one (see the module).
+moto_transactions.install()
+
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
