@@ -9,11 +9,11 @@ from collections.abc import Callable
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.support import moto_transactions
+from entrypoints.local import transactions
 
 # Every document write is a TransactWriteItems (§11 history): without this moto deep-copies
-# whole tables on each one (see the module).
-moto_transactions.install()
+# whole tables on each one (see the module). The local stack installs it too.
+transactions.install()
 
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(

@@ -96,6 +96,9 @@ class Emulator:
         )
         from werkzeug.serving import make_server  # noqa: PLC0415
 
+        from entrypoints.local import transactions  # noqa: PLC0415 - loads moto
+
+        transactions.install()
         app = ShieldedS3Puts(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler

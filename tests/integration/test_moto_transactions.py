@@ -1,4 +1,4 @@
-"""The cheap transaction backups of tests/support/moto_transactions.py roll back like moto's."""
+"""The emulator's cheap transaction backups (entrypoints/local/transactions.py) roll back."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from tests.support import moto_transactions
+from entrypoints.local import transactions
 from tests.support.aws import REGION
 
 TABLE = "transactions"
@@ -15,7 +15,7 @@ TABLE = "transactions"
 
 @pytest.fixture
 def client():  # type: ignore[no-untyped-def]
-    moto_transactions.install()
+    transactions.install()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         dynamodb.create_table(

@@ -1,9 +1,10 @@
-"""Test support: moto's TransactWriteItems without a deep copy of every table it touches.
+"""Entrypoints layer: the emulator's TransactWriteItems without a deep copy of every table.
 
 moto backs up each table a transaction names with `copy.deepcopy` before applying it, so that
 a failed condition can put the tables back: every transaction costs time in proportion to the
 whole table. Since §11 every document write is a transaction (the change and its history
-entry), and the fault-injection run grew quadratically slower with its tables.
+entry), so a local stack (and the test suite, which installs this too) grew slower with every
+document it held.
 
 The backup this installs is what a rollback needs, made cheaply: a shallow clone of the table
 whose item maps are new dicts over the same item objects (a Put or a Delete replaces or drops
@@ -25,6 +26,8 @@ from typing import Any
 from moto.dynamodb import models
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
+
+__all__ = ["install"]
 
 
 def _updated_hashes(transact_items: Sequence[Mapping[str, Any]]) -> dict[str, set[DynamoType]]:
@@ -73,18 +76,22 @@ _LOCK = threading.Lock()
 """One transaction at a time: the stand-in is installed on the shared module."""
 
 
+_installed = threading.Event()
+
+
 def install() -> None:
     """Make every moto TransactWriteItems in this process back its tables up cheaply."""
+    with _LOCK:
+        if _installed.is_set():
+            return
+        _installed.set()
     backend = models.DynamoDBBackend
-    if getattr(backend.transact_write_items, "_kumocms_cheap", False):
-        return
     original = backend.transact_write_items
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         with _LOCK, _copy_module(_CheapCopy(_updated_hashes(transact_items))):
             original(self, transact_items)
 
-    transact_write_items._kumocms_cheap = True  # type: ignore[attr-defined]
     backend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
