@@ -288,8 +288,9 @@ def document_to_item(
         plain[LIST_PK] = list_partition(shard)
         plain[STATE_PK] = state_partition(document.state, shard)
     else:
-        plain[TRASH_PK] = f"{_TRASH}{shard:02d}"
-        plain[TRASH_SK] = trash_position(document)
+        if not document.trash.purging:  # a purge under way is out of the listing already
+            plain[TRASH_PK] = f"{_TRASH}{shard:02d}"
+            plain[TRASH_SK] = trash_position(document)
         if document.purge_at is not None:
             plain[PENDING_PK] = purge_partition(shard)
             plain[PENDING_SK] = f"{iso(document.purge_at)}#{document.id.value}"

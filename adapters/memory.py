@@ -908,7 +908,11 @@ class InMemoryDocumentRepository:
         self._check()
         after = None if cursor is None else decode_position(cursor, scope="trash")
         with self._lock:
-            trashed = [(trash_position(d), d) for d in self._items.values() if d.trash]
+            trashed = [
+                (trash_position(d), d)
+                for d in self._items.values()
+                if d.trash is not None and not d.trash.purging
+            ]
         trashed.sort(key=lambda entry: entry[0], reverse=True)
         if after is not None:
             trashed = [entry for entry in trashed if entry[0] < after]

@@ -269,6 +269,9 @@ class TrashInfo:
     deleted_at: datetime
     deleted_by: Actor
     purge_after: datetime
+    purging: bool = False
+    """Purged: out of the trash listing and beyond restore; its objects are being deleted,
+    then the record goes (a failure part-way is finished by the next purge run)."""
 
 
 def trash_position(document: Document) -> str:
@@ -552,6 +555,8 @@ class Document:
         """When the trash timer purges the document (None outside the trash or under a hold)."""
         if self.trash is None or self.legal_hold is not None:
             return None
+        if self.trash.purging:
+            return self.updated_at  # its objects are still to delete: the next run finishes
         return self.trash.purge_after
 
     def check_not_held(self, what: str) -> None:
@@ -1091,23 +1096,25 @@ class Document:
         Raises:
             DocumentNotFoundError: it is not in the trash.
         """
-        if self.trash is None:
+        if self.trash is None or self.trash.purging:
             raise DocumentNotFoundError(f"document {self.id} is not in the trash")
         document = self._evolve(Action.UNDELETE, now, trash=None)
         return _emit(document, ev.DocumentUndeleted, now)
 
     def purge(self, now: datetime) -> Changed:
-        """The trashed document goes for good (the caller deletes its objects and record).
+        """The trashed document is purged: beyond restore from now on.
+
+        The caller then deletes its objects and, once they are gone, the record.
 
         Raises:
-            DocumentNotFoundError: it is not in the trash.
+            DocumentNotFoundError: it is not in the trash (or is being purged already).
             LegalHoldError: a legal hold is on.
         """
-        if self.trash is None:
+        if self.trash is None or self.trash.purging:
             raise DocumentNotFoundError(f"document {self.id} is not in the trash")
         self.check_not_held("purged")
-        transition(self.state, Action.PURGE)
-        return _emit(self._ended(), ev.DocumentPurged, now)
+        document = self._evolve(Action.PURGE, now, trash=attrs.evolve(self.trash, purging=True))
+        return _emit(document, ev.DocumentPurged, now)
 
     # ---- legal holds ----------------------------------------------------------------------
 

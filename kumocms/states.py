@@ -103,7 +103,8 @@ TRANSITIONS: MappingProxyType[Action, MappingProxyType[ArchiveState, ArchiveStat
 """For each action, the states it may start from and the state it leads to. DELETE and
 EXPIRE_UPLOAD end the document's life; their target is the state the record is removed in.
 DELETE puts the document in the trash (§11) in the state it had (a copy it waited for is
-cancelled first); UNDELETE takes it out, PURGE and ABORT_UPLOAD remove the record.
+cancelled first); UNDELETE takes it out; PURGE marks it purged (its objects, then its record,
+are deleted); ABORT_UPLOAD removes the record.
 A copy by the transfer worker starts with START_ARCHIVE or START_PERMANENT and ends with
 COMMIT_ARCHIVE or MAKE_PERMANENT, or with FAIL_COPY / CANCEL_COPY back in the state it started
 from; nothing else leaves ARCHIVING but DELETE, so a document is never stuck there."""

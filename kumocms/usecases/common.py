@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 import attrs
@@ -114,6 +115,18 @@ def load_trashed(ports: Ports, document_id: DocumentId) -> Document:
     if document.trash is None:
         raise DocumentNotFoundError(f"document {document_id} is not in the trash")
     return document
+
+
+def is_gone(document: Document | None, now: datetime) -> bool:
+    """Whether a stored record stands for a document that no longer exists for callers.
+
+    That is none at all, a first upload that never arrived in time, or a purge under way.
+    """
+    return (
+        document is None
+        or document.is_expired(now)
+        or (document.trash is not None and document.trash.purging)
+    )
 
 
 def with_conflict_retries(

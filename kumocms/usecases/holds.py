@@ -24,6 +24,7 @@ from kumocms.usecases.common import (
     commit,
     download_link,
     find,
+    is_gone,
     with_conflict_retries,
 )
 from kumocms.users import Actor, Permission, Principal
@@ -152,7 +153,7 @@ def apply_holds(ports: Ports, document_id: DocumentId) -> bool:
 
 def _existing(ports: Ports, document_id: DocumentId) -> Document:
     document = ports.documents.get(document_id)
-    if document.is_expired(ports.clock.now()):
+    if is_gone(document, ports.clock.now()):
         raise DocumentNotFoundError(f"document {document_id} not found")
     return document
 

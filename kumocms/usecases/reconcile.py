@@ -5,6 +5,8 @@ It also prunes old revisions; each kind of work is found through a sparse index,
 
 from __future__ import annotations
 
+import contextlib
+
 import attrs
 
 from kumocms import events as ev
@@ -97,31 +99,37 @@ def reconcile(ports: Ports, *, limit: int = 100) -> ReconcileReport:
 
 
 def purge_document(ports: Ports, document: Document, *, by: Actor) -> None:
-    """Delete a trashed document for good: record and history entry first, then its objects.
+    """Purge a trashed document: marked purged (with its entry), its objects, then its record.
 
-    Once the record is gone no event can bring it back, so deleting the objects afterwards
-    cannot take content a document relies on; a failure there leaves objects the orphan
-    cleanup of their (repeated) events, or the lifecycle rules, remove.
+    The mark comes first and makes it beyond restore, so no one can bring back a document
+    whose objects are going. The objects go next, every version; the record last, so that a
+    failure part-way leaves a record the next purge run (or a repeated request) finishes.
+    Its history expires `history_retention` after the purge.
 
     Raises:
         LegalHoldError: a legal hold is on.
         DocumentNotFoundError: the document is not in the trash.
         VersionConflictError: it changed meanwhile.
+        DependencyError: storage or the table failed (the record stays, marked purged).
     """
     now = ports.clock.now()
-    changed = document.purge(now)
     expires = now + ports.settings.history_retention
+    if document.trash is None or not document.trash.purging:
+        changed = document.purge(now)
+        ports.documents.save(
+            changed.document,
+            expected_version=document.version,
+            history=entries_for(document, changed, by, expires_at=expires),
+        )
+        ports.events.publish(changed.events)
+        document = changed.document
     transfer_job = ports.documents.get_copy(document.id)
-    ports.documents.remove(
-        document.id,
-        expected_version=document.version,
-        history=entries_for(document, changed, by, expires_at=expires),
-    )
-    ports.documents.expire_history(document.id, expires_at=expires)
     if transfer_job is not None:
         ports.documents.remove_copy(document.id, transfer_job.copy_id)
     ports.blobs.purge(document.id)
-    ports.events.publish(changed.events)
+    with contextlib.suppress(DocumentNotFoundError):  # a repeated request's first landed
+        ports.documents.remove(document.id, expected_version=document.version)
+    ports.documents.expire_history(document.id, expires_at=expires)
 
 
 def _prune(ports: Ports, document: Document, policy: RevisionPolicy) -> int:

@@ -12,6 +12,7 @@ from kumocms.usecases.common import (
     commit,
     download_link,
     find,
+    is_gone,
     load_trashed,
     page_limit,
     with_conflict_retries,
@@ -99,8 +100,8 @@ def get_history(
     if not page.items and cursor is None:
         raise DocumentNotFoundError(f"document {document_id} has no history")
     document = find(ports, document_id)
-    if document is None or document.is_expired(now):
+    if is_gone(document, now):
         actor.require(Permission.MANAGE_USERS)
-    elif document.trash is not None:
+    elif document is not None and document.trash is not None:
         actor.require(Permission.WRITE)
     return page

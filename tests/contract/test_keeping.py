@@ -184,6 +184,17 @@ def test_trashed_documents_leave_the_lists_for_the_trash(repo: DocumentRepositor
     assert second.next_cursor is None
 
 
+def test_a_purge_under_way_leaves_the_trash_and_stays_due(repo: DocumentRepository) -> None:
+    repo.add(make_document(1))
+    document = trashed(repo.get(document_id(1)), hours=1)
+    repo.save(document, expected_version=1)
+    assert document.trash is not None
+    purging = bump(document, trash=attrs.evolve(document.trash, purging=True))
+    repo.save(purging, expected_version=document.version)
+    assert repo.list_trash(limit=10, cursor=None).items == ()
+    assert [d.id for d in repo.find_purgeable(T0 + timedelta(hours=1), limit=10)] == [document.id]
+
+
 def test_the_trash_timer_finds_due_documents_and_skips_held_ones(
     repo: DocumentRepository,
 ) -> None:

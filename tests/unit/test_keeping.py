@@ -14,7 +14,7 @@ from kumocms.commands import (
     ReplaceDocument,
     UpdateMetadata,
 )
-from kumocms.errors import DocumentNotFoundError, ForbiddenError, LegalHoldError
+from kumocms.errors import DependencyError, DocumentNotFoundError, ForbiddenError, LegalHoldError
 from kumocms.history import EVENTS, actor_json
 from kumocms.ids import DocumentId
 from kumocms.keys import ContentRef, content_key
@@ -311,3 +311,25 @@ def test_a_record_from_before_revisions_is_held_and_restored_by_its_current_vers
     _replace(world, other.id, b"new bytes")
     restored = revisions.restore_revision(world.ports, world.editor, other.id, 1).view
     assert world.blobs.client_get(restored.download.url) == b"old bytes"  # type: ignore[union-attr]
+
+
+def test_a_purge_that_storage_interrupts_is_finished_and_never_undone(world: World) -> None:
+    doc = world.upload_direct(b"to be gone").document
+    delete_document(world.ports, world.editor, DeleteDocument(document_id=doc.id))
+    world.blobs.available = False
+    with pytest.raises(DependencyError):
+        trash.purge_from_trash(world.ports, world.admin, doc.id)
+    world.blobs.available = True
+    # Purged already: out of the trash, beyond restore, recorded; its objects still there.
+    assert doc.id not in [v.document.id for v in trash.list_trash(world.ports, world.editor).items]
+    with pytest.raises(DocumentNotFoundError):
+        trash.restore_from_trash(world.ports, world.editor, doc.id)
+    with pytest.raises(ForbiddenError):
+        trash.get_history(world.ports, world.editor, doc.id)
+    assert _names(world, doc.id)[-1] == "purged"
+    assert [k for k in world.blobs.objects if doc.id.value.lower() in k]
+    assert reconcile(world.ports).documents_purged == 1  # the next run finishes it
+    assert not [k for k in world.blobs.objects if doc.id.value.lower() in k]
+    with pytest.raises(DocumentNotFoundError):
+        world.repo.get(doc.id)
+    assert _names(world, doc.id).count("purged") == 1
