@@ -22,6 +22,7 @@ from kumocms.model import (
 )
 from kumocms.ports import DocumentRepository
 from kumocms.rules import metadata_to_plain
+from kumocms.search import IndexedFields, parse_filter
 from kumocms.states import StorageClass
 from kumocms.users import Actor
 from tests.support.documents import (
@@ -226,3 +227,31 @@ def test_documents_with_prunable_revisions_are_found_when_they_become_due(
     held = bump(many, legal_hold=LegalHold(reason="case", set_by=ALICE, set_at=T0))
     repo.save(held, expected_version=many.version)
     assert repo.find_prunable(T0 + timedelta(days=30), limit=10) == []
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def indexed(request: pytest.FixtureRequest) -> Iterator[DocumentRepository]:
+    fields = IndexedFields({"team": "string"})
+    if request.param == "memory":
+        yield InMemoryDocumentRepository(fields)
+        return
+    with moto_tables() as client:
+        dynamo = DynamoDocumentRepository(
+            client, DOCUMENTS_TABLE, shards=3, history_table=HISTORY_TABLE, indexed_fields=fields
+        )
+        yield dynamo
+        dynamo.close()
+
+
+def test_trash_and_restore_keep_the_field_index_true(indexed: DocumentRepository) -> None:
+    fields = IndexedFields({"team": "string"})
+    query = parse_filter({"meta.team": "docs"}, fields)
+    document = make_document(1, metadata={"team": "docs"})
+    indexed.add(document)
+    assert [d.id for d in indexed.search(query, limit=10, cursor=None).items] == [document.id]
+    gone = trashed(document, hours=1)
+    indexed.save(gone, expected_version=document.version)
+    assert indexed.search(query, limit=10, cursor=None).items == ()
+    back = bump(gone, trash=None)
+    indexed.save(back, expected_version=gone.version)
+    assert [d.id for d in indexed.search(query, limit=10, cursor=None).items] == [document.id]
