@@ -13,7 +13,9 @@ from entrypoints.cli.options import (
     Commands,
     add_command,
     add_if_match,
+    add_paging,
     api_client,
+    fetch_pages,
     int_range,
     json_object,
     seconds,
@@ -59,9 +61,7 @@ def add_list(commands: Commands, api: argparse.ArgumentParser) -> None:
             "the list), and the content type, creator and creation time."
         ),
     )
-    parser.add_argument(
-        "--limit", type=int_range(1, 100), metavar="N", help="documents per page (1-100)"
-    )
+    add_paging(parser, "documents")
     parser.add_argument(
         "--where",
         type=_where,
@@ -77,9 +77,6 @@ def add_list(commands: Commands, api: argparse.ArgumentParser) -> None:
         "--created-after", metavar="RFC3339", help="created at or after this instant"
     )
     parser.add_argument("--created-before", metavar="RFC3339", help="created before this instant")
-    parser.add_argument("--cursor", help="continue from a previous page's next_cursor")
-    parser.add_argument("--all", action="store_true", help="follow every page")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def _where(text: str) -> tuple[str, str]:
@@ -105,17 +102,7 @@ def _list_query(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    api = api_client(args)
-    items: list[dict[str, Any]] = []
-    cursor = args.cursor
-    limit = args.limit or (100 if args.all else None)
-    filters = _list_query(args)
-    while True:
-        page = api.call("GET", "/documents", query={**filters, "limit": limit, "cursor": cursor})
-        items += page["items"]
-        cursor = page.get("next_cursor")
-        if not (args.all and cursor):
-            break
+    items, cursor = fetch_pages(api_client(args), "/documents", args, _list_query(args))
     if args.json:
         out_json({"items": items, "next_cursor": cursor})
         return 0

@@ -7,9 +7,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from entrypoints.cli.api import ApiClient, document_path, if_match_header
+from entrypoints.cli.api import document_path, if_match_header
 from entrypoints.cli.errors import CliError
-from entrypoints.cli.options import Commands, add_command, add_if_match, api_client, int_range
+from entrypoints.cli.options import (
+    Commands,
+    add_command,
+    add_if_match,
+    add_paging,
+    api_client,
+    fetch_pages,
+)
 from entrypoints.cli.output import human, note, out, out_json, table
 
 
@@ -28,7 +35,7 @@ def add_revisions(commands: Commands, api: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument("words", nargs="+", metavar="ID | restore ID N")
-    _add_paging(parser, "revisions")
+    add_paging(parser, "revisions")
     add_if_match(parser)
 
 
@@ -49,7 +56,7 @@ def _run_revisions(args: argparse.Namespace) -> int:
         return 0
     if len(words) != 1:
         raise CliError("usage: kumocms revisions ID (or: kumocms revisions restore ID N)")
-    items, cursor = _pages(api, document_path(words[0], "revisions"), args)
+    items, cursor = fetch_pages(api, document_path(words[0], "revisions"), args)
     if args.json:
         out_json({"items": items, "next_cursor": cursor})
         return 0
@@ -83,11 +90,11 @@ def add_history(commands: Commands, api: argparse.ArgumentParser) -> None:
         ),
         subject="document",
     )
-    _add_paging(parser, "entries")
+    add_paging(parser, "entries")
 
 
 def _run_history(args: argparse.Namespace) -> int:
-    items, cursor = _pages(api_client(args), document_path(args.id, "history"), args)
+    items, cursor = fetch_pages(api_client(args), document_path(args.id, "history"), args)
     if args.json:
         out_json({"items": items, "next_cursor": cursor})
         return 0
@@ -121,7 +128,7 @@ def add_trash(commands: Commands, api: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument("words", nargs="*", metavar="[list | restore ID | purge ID]")
-    _add_paging(parser, "documents")
+    add_paging(parser, "documents")
     add_if_match(parser)
 
 
@@ -142,7 +149,7 @@ def _run_trash(args: argparse.Namespace) -> int:
         return 0
     if action != "list" or len(words) != 1:
         raise CliError("usage: kumocms trash [list | restore ID | purge ID]")
-    items, cursor = _pages(api, "/trash", args)
+    items, cursor = fetch_pages(api, "/trash", args)
     if args.json:
         out_json({"items": items, "next_cursor": cursor})
         return 0
@@ -209,29 +216,6 @@ def _hold(*, enabled: bool) -> Callable[[argparse.Namespace], int]:
 
 
 # ---- helpers ------------------------------------------------------------------------------
-
-
-def _add_paging(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument(
-        "--limit", type=int_range(1, 100), metavar="N", help=f"{what} per page (1-100)"
-    )
-    parser.add_argument("--cursor", help="continue from a previous page's next_cursor")
-    parser.add_argument("--all", action="store_true", help="follow every page")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
-
-def _pages(
-    api: ApiClient, path: str, args: argparse.Namespace
-) -> tuple[list[dict[str, Any]], str | None]:
-    items: list[dict[str, Any]] = []
-    cursor = args.cursor
-    limit = args.limit or (100 if args.all else None)
-    while True:
-        page = api.call("GET", path, query={"limit": limit, "cursor": cursor})
-        items += page["items"]
-        cursor = page.get("next_cursor")
-        if not (args.all and cursor):
-            return items, cursor
 
 
 def _revision_number(text: str) -> int:

@@ -11,7 +11,7 @@ import functools
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
 from entrypoints.cli.api import ApiClient
@@ -220,3 +220,31 @@ def add_group(
 def add_if_match(parser: argparse.ArgumentParser) -> None:
     """`--if-match VERSION`: the write happens only while the document has that version."""
     parser.add_argument("--if-match", metavar="VERSION", help="only if the version is this")
+
+
+def add_paging(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--limit N`, `--cursor`, `--all` and `--json`: how a listing command pages and prints."""
+    parser.add_argument(
+        "--limit", type=int_range(1, 100), metavar="N", help=f"{what} per page (1-100)"
+    )
+    parser.add_argument("--cursor", help="continue from a previous page's next_cursor")
+    parser.add_argument("--all", action="store_true", help="follow every page")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def fetch_pages(
+    api: ApiClient,
+    path: str,
+    args: argparse.Namespace,
+    query: Mapping[str, object] | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The items of one page (from `--cursor`), or of every page with `--all`; the cursor left."""
+    items: list[dict[str, Any]] = []
+    cursor = args.cursor
+    limit = args.limit or (100 if args.all else None)
+    while True:
+        page = api.call("GET", path, query={**(query or {}), "limit": limit, "cursor": cursor})
+        items += page["items"]
+        cursor = page.get("next_cursor")
+        if not (args.all and cursor):
+            return items, cursor

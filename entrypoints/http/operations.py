@@ -293,6 +293,13 @@ def whoami(call: Call) -> HttpResponse:
     )
 
 
+def _page(page: Any, render: Callable[[Any], dict[str, Any]]) -> HttpResponse:
+    """200 with a listing page: `{items, next_cursor}` (every list route's shape)."""
+    return HttpResponse(
+        200, {"items": [render(item) for item in page.items], "next_cursor": page.next_cursor}
+    )
+
+
 def _document(status: int, view: DocumentView, **headers: str) -> HttpResponse:
     return HttpResponse(
         status, document_json(view), headers={"ETag": etag(view.document), **headers}
@@ -325,9 +332,7 @@ def list_documents(call: Call) -> HttpResponse:
         state=None if state is None else ArchiveState(state),
         filters=filters,
     )
-    return HttpResponse(
-        200, {"items": [document_json(v) for v in page.items], "next_cursor": page.next_cursor}
-    )
+    return _page(page, document_json)
 
 
 def get_document(call: Call) -> HttpResponse:
@@ -439,9 +444,7 @@ def list_revisions(call: Call) -> HttpResponse:
         limit=query_value(call, "limit"),
         cursor=query_value(call, "cursor"),
     )
-    return HttpResponse(
-        200, {"items": [revision_json(v) for v in page.items], "next_cursor": page.next_cursor}
-    )
+    return _page(page, revision_json)
 
 
 def get_revision_content(call: Call) -> HttpResponse:
@@ -475,9 +478,7 @@ def get_history(call: Call) -> HttpResponse:
         limit=query_value(call, "limit"),
         cursor=query_value(call, "cursor"),
     )
-    return HttpResponse(
-        200, {"items": [history_json(e) for e in page.items], "next_cursor": page.next_cursor}
-    )
+    return _page(page, history_json)
 
 
 def set_legal_hold(call: Call) -> HttpResponse:
@@ -503,9 +504,7 @@ def list_trash(call: Call) -> HttpResponse:
         limit=query_value(call, "limit"),
         cursor=query_value(call, "cursor"),
     )
-    return HttpResponse(
-        200, {"items": [trash_json(v) for v in page.items], "next_cursor": page.next_cursor}
-    )
+    return _page(page, trash_json)
 
 
 def restore_from_trash(call: Call) -> HttpResponse:
@@ -565,9 +564,7 @@ def list_users(call: Call) -> HttpResponse:
         limit=50 if limit is None else limit,
         cursor=query_value(call, "cursor"),
     )
-    return HttpResponse(
-        200, {"items": [user_json(u) for u in page.items], "next_cursor": page.next_cursor}
-    )
+    return _page(page, user_json)
 
 
 def get_user(call: Call) -> HttpResponse:

@@ -176,8 +176,9 @@ USER_CHANGE = ObjectSpec(
         "disabled": Prop(type="boolean"),
     }
 )
-NEW_KEY = ObjectSpec(properties={})
 EMPTY = ObjectSpec(properties={})
+"""A body with no fields: `{}` or nothing."""
+NEW_KEY = EMPTY
 MAX_HOLD_REASON_LENGTH = 1024
 LEGAL_HOLD = ObjectSpec(
     properties={

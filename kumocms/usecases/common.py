@@ -192,6 +192,16 @@ def page_limit(ports: Ports, limit: int | None) -> int:
     return limit
 
 
+def revision_version(ports: Ports, document: Document, revision: Revision) -> str | None:
+    """The object version a revision is stored as (None: its key has no object).
+
+    The recorded one, or for a revision recorded before versions were, its key's current one.
+    """
+    if revision.version_id is not None:
+        return revision.version_id
+    return ports.blobs.current_version(ContentRef(document.id, revision.key))
+
+
 def download_link(ports: Ports, document: Document) -> PresignedUrl | None:
     """A presigned download URL when the content is readable now (no storage request).
 

@@ -25,6 +25,7 @@ from kumocms.usecases.common import (
     download_link,
     find,
     is_gone,
+    revision_version,
     with_conflict_retries,
 )
 from kumocms.users import Actor, Permission, Principal
@@ -125,7 +126,7 @@ def apply_holds(ports: Ports, document_id: DocumentId) -> bool:
         if document.legal_hold is not None:
             for revision in document.kept_revisions:
                 if revision.version_id is None:  # recorded before versions were: look it up
-                    current = ports.blobs.current_version(ContentRef(document.id, revision.key))
+                    current = revision_version(ports, document, revision)
                     if current is not None:
                         found[revision.key] = current
             wanted = document.recorded_versions() | {

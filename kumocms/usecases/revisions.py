@@ -16,7 +16,7 @@ from kumocms.errors import (
 )
 from kumocms.ids import DocumentId
 from kumocms.keys import ContentRef
-from kumocms.model import Document, Revision
+from kumocms.model import Document
 from kumocms.ports import Ports, PresignedUrl
 from kumocms.states import ArchiveState, StorageClass
 from kumocms.usecases.common import (
@@ -27,6 +27,7 @@ from kumocms.usecases.common import (
     download_link,
     load,
     page_limit,
+    revision_version,
     with_conflict_retries,
 )
 from kumocms.usecases.documents import restore_retry_after
@@ -136,7 +137,9 @@ def restore_revision(
 
     def attempt(document: Document) -> Document:
         source = document.check_revision_restore(number)
-        version_id = source.version_id or _legacy_version(ports, document, source)
+        version_id = revision_version(ports, document, source)
+        if version_id is None:
+            raise DependencyError(f"revision {number}'s content is missing from storage")
         if source.size > ports.settings.sync_copy_limit:
             return transfer.start_copy(
                 ports,
@@ -170,15 +173,3 @@ def restore_revision(
             retry_after_seconds=transfer.copy_retry_after(ports, document),
         )
     return RevisionRestoreResult(view=view, in_progress=False)
-
-
-def _legacy_version(ports: Ports, document: Document, source: Revision) -> str:
-    """The object version of a revision recorded before versions were (its key's current).
-
-    Raises:
-        DependencyError: the key has no object.
-    """
-    current = ports.blobs.current_version(ContentRef(document.id, source.key))
-    if current is None:
-        raise DependencyError(f"revision {source.number}'s content is missing from storage")
-    return current

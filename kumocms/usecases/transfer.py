@@ -41,7 +41,7 @@ from kumocms.model import (
 )
 from kumocms.ports import Ports
 from kumocms.states import StorageClass
-from kumocms.usecases.common import commit, find, with_conflict_retries
+from kumocms.usecases.common import commit, find, revision_version, with_conflict_retries
 from kumocms.users import Actor
 
 WORKER = Actor.of_system("transfer")
@@ -143,9 +143,7 @@ def start_copy(
         old = document.find_revision(from_revision)
         ref = ContentRef(document.id, document.next_revision())
         source_key = old.key
-        source_version = old.version_id or ports.blobs.current_version(
-            ContentRef(document.id, old.key)
-        )
+        source_version = revision_version(ports, document, old)
         size, content_type = old.size, old.content_type
     if source_version is None:
         raise DependencyError("the content to copy is missing from storage")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -47,6 +53,47 @@ def request(
         return Response(reply.status, dict(reply.getheaders()), reply.read())
     finally:
         connection.close()
+
+
+SERVE = [sys.executable, "-m", "entrypoints.cli.main", "serve", "--port", "0"]
+
+
+def serve_process(*flags: str) -> Iterator[str]:
+    """`kumocms serve` as a subprocess on a free port: yields its base URL, then stops it."""
+    with subprocess.Popen(
+        [*SERVE, *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as process:
+        try:
+            assert process.stdout is not None
+            base = process.stdout.readline().strip()
+            assert base.startswith("http://127.0.0.1:"), base
+            yield base
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=20)
+
+
+def call_json(url: str, key: str, method: str, path: str, body: object = None) -> tuple[int, Any]:
+    """One JSON request with a key: the status and the decoded body (None when empty)."""
+    data = None if body is None else json.dumps(body).encode()
+    sent = urllib.request.Request(
+        url + path,
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(sent, timeout=30) as reply:
+            raw = reply.read()
+            return reply.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        with error:
+            raw = error.read()
+            return error.code, json.loads(raw) if raw else None
 
 
 class Api:

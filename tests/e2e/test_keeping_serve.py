@@ -7,11 +7,6 @@ Two servers: one with the default timers for the story, one whose timers run at 
 from __future__ import annotations
 
 import base64
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,63 +15,31 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import call_json, serve_process
+
 pytestmark = pytest.mark.slow
 KEY = "keeping-serve-admin-key-00000"
-SERVE = [sys.executable, "-m", "entrypoints.cli.main", "serve", "--port", "0", "--admin-key", KEY]
 FIRST = b"the first version"
 SECOND = b"v2"
-
-
-def _serve(*flags: str) -> Iterator[str]:
-    with subprocess.Popen(
-        [*SERVE, *flags],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    ) as process:
-        try:
-            assert process.stdout is not None
-            base = process.stdout.readline().strip()
-            assert base.startswith("http://127.0.0.1:"), base
-            yield base
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
     # Copies above 8 bytes go through the transfer worker (202).
-    yield from _serve("--sync-copy-limit", "8")
+    yield from serve_process("--admin-key", KEY, "--sync-copy-limit", "8")
 
 
 @pytest.fixture(scope="module")
 def eager() -> Iterator[str]:
-    yield from _serve(
+    yield from serve_process(
+        *("--admin-key", KEY),
         *("--trash-days", "0", "--max-revisions", "1", "--revision-days", "0"),
         *("--reconcile-every", "1"),
     )
 
 
-def _call(
-    url: str, method: str, path: str, body: object = None, *, key: str = KEY
-) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        url + path,
-        data=data,
-        method=method,
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as reply:
-            raw = reply.read()
-            return reply.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        with error:
-            raw = error.read()
-            return error.code, json.loads(raw) if raw else None
+def _call(url: str, method: str, path: str, body: object = None) -> tuple[int, Any]:
+    return call_json(url, KEY, method, path, body)
 
 
 def _ok(url: str, method: str, path: str, body: object = None, *, status: int = 200) -> Any:

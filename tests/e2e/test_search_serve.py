@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import base64
-import json
-import os
-import signal
 import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -16,51 +12,23 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import SERVE, call_json, serve_process
+
 pytestmark = pytest.mark.slow
 KEY = "search-serve-admin-key-000000"
-SERVE = [sys.executable, "-m", "entrypoints.cli.main", "serve", "--port", "0"]
 
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    command = [
-        *SERVE,
-        "--admin-key",
-        KEY,
+    yield from serve_process(
+        *("--admin-key", KEY),
         *("--index-field", "team:string", "--index-field", "year:number"),
         *("--index-field", "due:date", "--index-field", "draft:boolean"),
-    ]
-    with subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    ) as process:
-        try:
-            assert process.stdout is not None
-            base = process.stdout.readline().strip()
-            assert base.startswith("http://127.0.0.1:"), base
-            yield base
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=20)
+    )
 
 
 def _call(url: str, method: str, path: str, body: object = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        url + path,
-        data=data,
-        method=method,
-        headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as reply:
-            return reply.status, json.load(reply)
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, json.load(error)
+    return call_json(url, KEY, method, path, body)
 
 
 def _find(url: str, **query: str) -> list[str]:
