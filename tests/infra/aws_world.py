@@ -61,7 +61,9 @@ NAMES = {
     "EVENT_BUS_NAME": "kumocms",
 }
 OPTIONAL_VALUES = {
-    "LOG_LEVEL": "WARNING",
+    # INFO, the default: logging is configured once per process, so a quieter level here
+    # would silence the log lines later tests in the same run assert on.
+    "LOG_LEVEL": "INFO",
     "SERVICE_NAME": "kumocms",
     "LIST_SHARDS": "2",
     "MULTIPART_THRESHOLD": str(6 * MiB),
